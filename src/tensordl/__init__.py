@@ -1,0 +1,15 @@
+"""tensordl: the computations behind "Tensor Decompositions and Deep Learning".
+
+A companion package to Stat 212b, lecture 24 (Joan Bruna). Each module owns one
+mathematical object of the lecture and names the slides and the notebooks of the
+book that use it:
+
+- :mod:`tensordl.paths` -- networks as sums over paths (chapter 1);
+- :mod:`tensordl.data` -- bundled data sets and planted instances.
+"""
+
+from . import data, paths
+
+__all__ = ["data", "paths", "__version__"]
+
+__version__ = "0.1.0"

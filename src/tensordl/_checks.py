@@ -1,0 +1,89 @@
+"""Input validation shared by the public functions of :mod:`tensordl`.
+
+Every public function converts and checks its arguments here, so that bad input
+fails early with a ``ValueError`` or ``TypeError`` that names the argument and
+says what was expected.
+"""
+
+import numbers
+
+import numpy as np
+
+__all__ = ["as_matrix", "as_choice", "as_int", "as_weights"]
+
+
+def as_matrix(a, name, n_cols=None):
+    """Return ``a`` as a C-contiguous finite float64 matrix, or raise.
+
+    Examples
+    --------
+    >>> as_matrix([[1, 2]], "X").dtype
+    dtype('float64')
+    """
+    try:
+        arr = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array, got {type(a).__name__}") from exc
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array, got shape {arr.shape}")
+    if n_cols is not None and arr.shape[1] != n_cols:
+        raise ValueError(f"{name} must have {n_cols} columns, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite values")
+    return np.ascontiguousarray(arr)
+
+
+def as_choice(value, name, choices):
+    """Return ``value`` if it is one of ``choices``, or raise ``ValueError``.
+
+    Examples
+    --------
+    >>> as_choice("relu", "activation", ("relu", "linear"))
+    'relu'
+    """
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value
+
+
+def as_int(value, name, minimum=None):
+    """Return ``value`` as a Python int no smaller than ``minimum``, or raise.
+
+    Examples
+    --------
+    >>> as_int(3, "width", minimum=1)
+    3
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def as_weights(weights, name="weights"):
+    """Check a list of weight matrices that chain layer k to layer k+1.
+
+    Weight ``k`` has shape ``(width[k+1], width[k])``. Returns the list of
+    float64 matrices and the widths as a tuple of ints.
+
+    Examples
+    --------
+    >>> ws, widths = as_weights([np.ones((3, 2)), np.ones((1, 3))])
+    >>> widths
+    (2, 3, 1)
+    """
+    if isinstance(weights, np.ndarray) or not hasattr(weights, "__len__"):
+        raise TypeError(f"{name} must be a list of 2-D arrays, got {type(weights).__name__}")
+    if len(weights) == 0:
+        raise ValueError(f"{name} must hold at least one weight matrix")
+    mats = [as_matrix(w, f"{name}[{k}]") for k, w in enumerate(weights)]
+    for k in range(1, len(mats)):
+        if mats[k].shape[1] != mats[k - 1].shape[0]:
+            raise ValueError(
+                f"{name}[{k}] has shape {mats[k].shape} but {name}[{k - 1}] has "
+                f"{mats[k - 1].shape[0]} rows: weight k must have shape (width[k+1], width[k])"
+            )
+    widths = (mats[0].shape[1],) + tuple(m.shape[0] for m in mats)
+    return mats, widths

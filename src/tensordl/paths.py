@@ -1,0 +1,503 @@
+"""Networks as sums over paths: linear and ReLU path sums, gates and path norms.
+
+Slides: "Tensor Methods in Deep Learning" (a deep ReLU network is a homogeneous
+piecewise polynomial in its parameters) and the path slides of Choromanska,
+Henaff, Mathieu, Ben Arous & LeCun (2015): "Suppose we have a linear deep
+network", "In coordinates", "Equivalently, we can define paths" and "Now some
+paths will be stopped". Used by ``notebooks/01_networks_as_polynomials.md``.
+
+Conventions. A network of depth ``d`` is a list of ``d`` weight matrices; weight
+``k`` maps layer ``k`` to layer ``k+1`` and has shape ``(width[k+1], width[k])``.
+Samples are rows: ``X`` has shape ``(n, width[0])``. The activation acts on the
+hidden layers ``1 .. d-1``; the output layer ``d`` is linear. A path is a tuple
+``p = (l_0, ..., l_d)`` with ``0 <= l_k < width[k]``, and
+
+    Phi(x)^j = sum_{p : l_d = j} pi(p, x) x_{l_0} prod_k W_k[l_{k+1}, l_k],
+
+where the gate ``pi(p, x)`` is 1 for a linear network and, for a ReLU network,
+1 exactly when every hidden unit ``(k, l_k)`` on the path is active. Paths are
+ordered lexicographically with ``l_0`` most significant (``enumerate_paths``).
+
+The enumeration is exponential in depth by nature; it is for teaching and for
+path statistics on small networks. ``forward`` and the dynamic-programming
+``path_norm`` are what to use otherwise.
+"""
+
+import numba
+import numpy as np
+
+from ._checks import as_choice, as_int, as_matrix, as_weights
+
+__all__ = [
+    "MAX_PATH_SAMPLES",
+    "forward",
+    "preactivations",
+    "count_paths",
+    "enumerate_paths",
+    "path_tensor",
+    "unit_gates",
+    "path_gates",
+    "path_sum",
+    "path_norm",
+    "gate_flips",
+]
+
+#: Largest number of (path, sample) pairs that ``path_sum``, ``path_gates`` and
+#: ``unit_gates`` will enumerate in one call (and of entries ``path_tensor``
+#: will build).
+MAX_PATH_SAMPLES = 10**9
+
+_ACTIVATIONS = ("relu", "linear")
+
+
+def _as_biases(biases, widths):
+    if biases is None:
+        return [np.zeros(w) for w in widths[1:]]
+    if len(biases) != len(widths) - 1:
+        raise ValueError(f"biases must hold {len(widths) - 1} vectors, one per layer, got {len(biases)}")
+    out = []
+    for k, b in enumerate(biases):
+        b = np.asarray(b, dtype=np.float64)
+        if b.shape != (widths[k + 1],):
+            raise ValueError(f"biases[{k}] must have shape ({widths[k + 1]},), got {b.shape}")
+        if not np.all(np.isfinite(b)):
+            raise ValueError(f"biases[{k}] must contain only finite values")
+        out.append(b)
+    return out
+
+
+def preactivations(weights, X, biases=None):
+    """Pre-activations ``z_k = W_{k-1} h_{k-1} + b_{k-1}`` of layers ``1 .. d`` (ReLU net).
+
+    Parameters
+    ----------
+    weights : list of ndarray
+        Weight ``k`` has shape ``(width[k+1], width[k])``.
+    X : ndarray of shape (n, width[0])
+    biases : list of ndarray, optional
+        Bias ``k`` has shape ``(width[k+1],)``; zero when omitted.
+
+    Returns
+    -------
+    list of ndarray
+        ``d`` arrays; entry ``k-1`` has shape ``(n, width[k])``.
+
+    Examples
+    --------
+    >>> W = [np.array([[1.0, -1.0]]), np.array([[2.0]])]
+    >>> [z.ravel().tolist() for z in preactivations(W, np.array([[1.0, 3.0]]))]
+    [[-2.0], [0.0]]
+    """
+    mats, widths = as_weights(weights)
+    X = as_matrix(X, "X", n_cols=widths[0])
+    bs = _as_biases(biases, widths)
+    zs, h = [], X
+    for k, (W, b) in enumerate(zip(mats, bs)):
+        z = h @ W.T + b
+        zs.append(z)
+        h = np.maximum(z, 0.0) if k < len(mats) - 1 else z
+    return zs
+
+
+def forward(weights, X, activation="relu", biases=None):
+    """Forward pass ``Phi(x) = W_d rho(... rho(W_1 x + b_1) ...) + b_d`` for rows of ``X``.
+
+    Parameters
+    ----------
+    weights : list of ndarray
+        Weight ``k`` has shape ``(width[k+1], width[k])``.
+    X : ndarray of shape (n, width[0])
+    activation : {"relu", "linear"}, default="relu"
+        Nonlinearity of the hidden layers; the output layer is linear.
+    biases : list of ndarray, optional
+        Bias ``k`` has shape ``(width[k+1],)``; zero when omitted.
+
+    Returns
+    -------
+    ndarray of shape (n, width[d])
+
+    Examples
+    --------
+    >>> W = [np.array([[1.0, -1.0], [0.5, 0.5]]), np.array([[1.0, 2.0]])]
+    >>> forward(W, np.array([[1.0, 3.0]]))
+    array([[4.]])
+    >>> forward(W, np.array([[1.0, 3.0]]), activation="linear")
+    array([[2.]])
+    """
+    as_choice(activation, "activation", _ACTIVATIONS)
+    if activation == "relu":
+        return preactivations(weights, X, biases)[-1]
+    mats, widths = as_weights(weights)
+    h = as_matrix(X, "X", n_cols=widths[0])
+    for W, b in zip(mats, _as_biases(biases, widths)):
+        h = h @ W.T + b
+    return h
+
+
+def count_paths(widths):
+    """Number of input-to-output paths, ``prod_k width[k]``, as an exact int.
+
+    Examples
+    --------
+    >>> count_paths([8, 16, 16, 16, 1])
+    32768
+    """
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__") or len(widths) < 2:
+        raise ValueError(f"widths must be a sequence of at least two layer widths, got {widths!r}")
+    total = 1
+    for k, w in enumerate(widths):
+        total *= as_int(w, f"widths[{k}]", minimum=1)
+    return total
+
+
+def _check_budget(n_paths, n_samples, what):
+    if n_paths * n_samples > MAX_PATH_SAMPLES:
+        raise ValueError(
+            f"{what} would enumerate {n_paths} paths x {n_samples} samples = "
+            f"{n_paths * n_samples:.3g} path-sample pairs, more than MAX_PATH_SAMPLES = "
+            f"{MAX_PATH_SAMPLES:.0e}; use forward() or fewer samples (X) / smaller weights"
+        )
+
+
+def enumerate_paths(widths):
+    """All paths ``(l_0, ..., l_d)`` as rows, ``l_0`` most significant.
+
+    Examples
+    --------
+    >>> enumerate_paths([2, 1, 2])
+    array([[0, 0, 0],
+           [0, 0, 1],
+           [1, 0, 0],
+           [1, 0, 1]])
+    """
+    n_paths = count_paths(widths)
+    _check_budget(n_paths, 1, "enumerate_paths")
+    return np.indices(tuple(widths)).reshape(len(widths), -1).T.copy()
+
+
+def path_tensor(weights):
+    """The order-(d+1) tensor of path products ``T[l_0,...,l_d] = prod_k W_k[l_{k+1}, l_k]``.
+
+    It is the part of ``W_1 (x) W_2 (x) ... (x) W_d`` on which consecutive indices
+    agree; a linear network is its contraction with ``x``:
+    ``Phi(x)^j = sum T[l_0, ..., l_{d-1}, j] x_{l_0}``.
+
+    Examples
+    --------
+    >>> W = [np.array([[1.0, 2.0]]), np.array([[3.0], [4.0]])]
+    >>> path_tensor(W)[:, 0, :]
+    array([[3., 4.],
+           [6., 8.]])
+    """
+    mats, widths = as_weights(weights)
+    _check_budget(count_paths(widths), 1, "path_tensor")
+    T = np.ones(widths[0])
+    for W in mats:
+        T = T[..., None] * W.T
+    return T
+
+
+def _padded(mats, widths):
+    maxw = max(widths)
+    W = np.zeros((len(mats), maxw, maxw))
+    for k, m in enumerate(mats):
+        W[k, : m.shape[0], : m.shape[1]] = m
+    return W, np.asarray(widths, dtype=np.int64)
+
+
+_BLOCK = 64  # samples per task of the compiled enumeration
+
+
+@numba.njit(cache=True, parallel=True)
+def _path_sum_kernel(W, widths, depth, XT, activeT, outT):
+    """Path sum of the first ``depth`` layers, samples as columns.
+
+    ``outT[l, s] = sum_{p: l_depth = l} XT[l_0, s] prod_k W[k, l_{k+1}, l_k]
+    prod_{0<k<depth} activeT[k, l_k, s]``. Paths are visited in lexicographic
+    order, keeping the weight product and the gated input of every prefix, so a
+    step to the next path recomputes only the levels that changed; the innermost
+    level is a loop over a block of samples. Each sample's terms are added in
+    the same order whatever the block or thread count.
+    """
+    n = XT.shape[1]
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    for blk in numba.prange(n_blocks):
+        s0 = blk * _BLOCK
+        m = min(n, s0 + _BLOCK) - s0
+        idx = np.zeros(depth, dtype=np.int64)
+        wp = np.empty(depth)
+        g = np.empty((depth, m))
+        acc = np.zeros((widths[depth], m))
+        start = 0
+        while True:
+            for j in range(start, depth):
+                if j == 0:
+                    wp[0] = 1.0
+                    for t in range(m):
+                        g[0, t] = XT[idx[0], s0 + t]
+                else:
+                    wp[j] = wp[j - 1] * W[j - 1, idx[j], idx[j - 1]]
+                    for t in range(m):
+                        g[j, t] = g[j - 1, t] * activeT[j, idx[j], s0 + t]
+            i = idx[depth - 1]
+            for last in range(widths[depth]):
+                c = wp[depth - 1] * W[depth - 1, last, i]
+                for t in range(m):
+                    acc[last, t] += c * g[depth - 1, t]
+            k = depth - 1
+            while k >= 0:
+                idx[k] += 1
+                if idx[k] < widths[k]:
+                    break
+                idx[k] = 0
+                k -= 1
+            if k < 0:
+                break
+            start = k
+        for last in range(widths[depth]):
+            for t in range(m):
+                outT[last, s0 + t] = acc[last, t]
+
+
+def _unit_activity(Wpad, widths, XT):
+    """Activity table ``activeT[k, l, s]`` by the slide's recursion.
+
+    Unit ``l`` of hidden layer ``K`` is active for sample ``s`` when the gated
+    path sum of the paths that end at it (gates from layers ``< K``) is
+    positive; input and output units always pass.
+    """
+    depth = len(widths) - 1
+    activeT = np.ones((depth + 1, Wpad.shape[1], XT.shape[1]), dtype=np.uint8)
+    for K in range(1, depth):
+        z = np.empty((widths[K], XT.shape[1]))
+        _path_sum_kernel(Wpad, widths, K, XT, activeT, z)
+        activeT[K, : widths[K]] = z > 0.0
+    return activeT
+
+
+def unit_gates(weights, X):
+    """Which hidden units pass, for each sample, computed by enumerating paths.
+
+    Following the slide, unit ``l`` of layer ``K`` is active for ``x`` when the
+    sum over the paths ending at it, each gated by the units before it,
+    ``sum_{p'} pi(p', x) x_{p'(0)} prod_{k<K} W_k``, is positive.
+
+    Parameters
+    ----------
+    weights : list of ndarray
+    X : ndarray of shape (n, width[0])
+
+    Returns
+    -------
+    list of ndarray of bool
+        ``d - 1`` arrays; entry ``K-1`` has shape ``(n, width[K])``.
+
+    Examples
+    --------
+    >>> W = [np.array([[1.0, -1.0], [-1.0, 1.0]]), np.array([[1.0, 1.0]])]
+    >>> unit_gates(W, np.array([[2.0, 1.0]]))[0]
+    array([[ True, False]])
+    """
+    mats, widths = as_weights(weights)
+    X = as_matrix(X, "X", n_cols=widths[0])
+    _check_budget(count_paths(widths[:-1]), X.shape[0], "unit_gates")
+    Wpad, w = _padded(mats, widths)
+    activeT = _unit_activity(Wpad, w, np.ascontiguousarray(X.T))
+    return [activeT[K, : widths[K]].T.astype(bool) for K in range(1, len(widths) - 1)]
+
+
+def path_gates(weights, X):
+    """The gate ``pi(p, x)`` of every path for every sample (ReLU network).
+
+    ``pi(p, x) = pi(p~, x) * [unit p(K) is active]``: the product of the
+    activities of the hidden units on the path (see ``unit_gates``).
+
+    Returns
+    -------
+    ndarray of uint8, shape (n, count_paths(widths))
+        Columns in the order of ``enumerate_paths``.
+
+    Examples
+    --------
+    >>> W = [np.array([[1.0, -1.0], [-1.0, 1.0]]), np.array([[1.0, 1.0]])]
+    >>> path_gates(W, np.array([[2.0, 1.0]]))
+    array([[1, 0, 1, 0]], dtype=uint8)
+    """
+    mats, widths = as_weights(weights)
+    X = as_matrix(X, "X", n_cols=widths[0])
+    _check_budget(count_paths(widths), X.shape[0], "path_gates")
+    gates = np.ones((X.shape[0], count_paths(widths)), dtype=np.uint8)
+    paths = enumerate_paths(widths)
+    for K, g in enumerate(unit_gates(mats, X), start=1):
+        gates &= g[:, paths[:, K]]
+    return gates
+
+
+def path_sum(weights, X, activation="relu"):
+    """Network outputs by explicit enumeration of all paths (compiled).
+
+    Computes ``Phi(x)^j = sum_{p: l_d = j} pi(p, x) x_{l_0} prod_k W_k[l_{k+1}, l_k]``
+    with ``pi = 1`` (linear) or the ReLU gates of ``unit_gates``. The cost is
+    ``n * count_paths(widths)`` path products; requests above
+    ``MAX_PATH_SAMPLES`` raise ``ValueError``.
+
+    Parameters
+    ----------
+    weights : list of ndarray
+        Weight ``k`` has shape ``(width[k+1], width[k])``.
+    X : ndarray of shape (n, width[0])
+    activation : {"relu", "linear"}, default="relu"
+
+    Returns
+    -------
+    ndarray of shape (n, width[d])
+
+    Examples
+    --------
+    >>> W = [np.array([[1.0, -1.0], [0.5, 0.5]]), np.array([[1.0, 2.0]])]
+    >>> path_sum(W, np.array([[1.0, 3.0]]))
+    array([[4.]])
+    """
+    as_choice(activation, "activation", _ACTIVATIONS)
+    mats, widths = as_weights(weights)
+    X = as_matrix(X, "X", n_cols=widths[0])
+    _check_budget(count_paths(widths), X.shape[0], "path_sum")
+    Wpad, w = _padded(mats, widths)
+    XT = np.ascontiguousarray(X.T)
+    if activation == "relu":
+        activeT = _unit_activity(Wpad, w, XT)
+    else:
+        activeT = np.ones((len(widths), Wpad.shape[1], X.shape[0]), dtype=np.uint8)
+    outT = np.empty((widths[-1], X.shape[0]))
+    _path_sum_kernel(Wpad, w, len(widths) - 1, XT, activeT, outT)
+    return outT.T.copy()
+
+
+def _path_sum_numpy(weights, X, activation="relu", chunk=256):
+    """Vectorised numpy enumeration of the same sum, with the same gate recursion.
+
+    Materialises every (sample, path) product, ``chunk`` samples at a time. It is
+    the oracle for ``_path_sum_kernel`` in the tests and the numpy baseline of
+    ``benchmarks/bench_paths.py``; it does no validation.
+    """
+    widths = (weights[0].shape[1],) + tuple(W.shape[0] for W in weights)
+
+    def gated_sum(Xc, depth, active):
+        paths = enumerate_paths(widths[: depth + 1])
+        prod = np.ones(len(paths))
+        for k in range(depth):
+            prod *= weights[k][paths[:, k + 1], paths[:, k]]
+        terms = Xc[:, paths[:, 0]] * prod
+        for K in range(1, depth):
+            terms *= active[K][:, paths[:, K]]
+        onehot = paths[:, depth][:, None] == np.arange(widths[depth])[None, :]
+        return terms @ onehot
+
+    out = np.empty((X.shape[0], widths[-1]))
+    for s in range(0, X.shape[0], chunk):
+        Xc = X[s : s + chunk]
+        active = {}
+        if activation == "relu":
+            for K in range(1, len(weights)):
+                active[K] = gated_sum(Xc, K, active) > 0.0
+        out[s : s + chunk] = gated_sum(Xc, len(weights), active)
+    return out
+
+
+def path_norm(weights, q=1, method="dp"):
+    """The ell_q path norm ``(sum_p prod_k |W_k[l_{k+1}, l_k]|^q)^(1/q)``.
+
+    Parameters
+    ----------
+    weights : list of ndarray
+    q : float, default=1
+        Exponent, ``q >= 1``.
+    method : {"dp", "enumerate"}, default="dp"
+        ``"dp"`` propagates ``v <- |W_k|^q v`` from a vector of ones (cost of one
+        forward pass); ``"enumerate"`` sums over all paths with ``path_sum``.
+
+    Examples
+    --------
+    >>> W = [np.array([[1.0, -2.0]]), np.array([[3.0], [-1.0]])]
+    >>> path_norm(W, 1), path_norm(W, 1, method="enumerate")
+    (12.0, 12.0)
+    """
+    mats, widths = as_weights(weights)
+    as_choice(method, "method", ("dp", "enumerate"))
+    if isinstance(q, bool) or not isinstance(q, (int, float)) or not np.isfinite(q) or q < 1:
+        raise ValueError(f"q must be a finite number >= 1, got {q!r}")
+    powered = [np.abs(W) ** q for W in mats]
+    if method == "dp":
+        v = np.ones(widths[0])
+        for P in powered:
+            v = P @ v
+        total = v.sum()
+    else:
+        total = path_sum(powered, np.ones((1, widths[0])), activation="linear").sum()
+    return float(total ** (1.0 / q))
+
+
+def _pattern(weights, x):
+    return np.concatenate([z.ravel() > 0.0 for z in preactivations(weights, x)[:-1]])
+
+
+def gate_flips(weights, direction, x, interval=(-1.0, 1.0), n_grid=2001):
+    """Where the ReLU gates of ``x`` change along the line ``Theta + t * direction``.
+
+    The activation pattern is evaluated on ``n_grid`` equally spaced values of
+    ``t``; every grid cell whose two ends differ is bisected down to rounding.
+    Two flips inside one cell that undo each other are not seen: refine
+    ``n_grid`` to be sure.
+
+    Parameters
+    ----------
+    weights, direction : list of ndarray
+        The base point and the direction; same shapes.
+    x : ndarray of shape (1, width[0])
+        One input.
+    interval : tuple of float, default=(-1.0, 1.0)
+    n_grid : int, default=2001
+
+    Returns
+    -------
+    ndarray
+        The sorted values of ``t`` at which some hidden unit switches.
+
+    Examples
+    --------
+    >>> W = [np.array([[1.0]]), np.array([[1.0]])]
+    >>> D = [np.array([[-2.0]]), np.array([[0.0]])]
+    >>> gate_flips(W, D, np.array([[1.0]]), interval=(0.0, 1.0)).round(12)
+    array([0.5])
+    """
+    mats, widths = as_weights(weights)
+    dirs, dwidths = as_weights(direction, "direction")
+    if dwidths != widths:
+        raise ValueError(f"direction must have the shapes of weights (widths {widths}), got widths {dwidths}")
+    x = as_matrix(x, "x", n_cols=widths[0])
+    if x.shape[0] != 1:
+        raise ValueError(f"x must hold exactly one input (shape (1, {widths[0]})), got {x.shape}")
+    n_grid = as_int(n_grid, "n_grid", minimum=2)
+    lo, hi = (float(v) for v in interval)
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ValueError(f"interval must be (lo, hi) with finite lo < hi, got {interval!r}")
+
+    def pattern(t):
+        return _pattern([W + t * D for W, D in zip(mats, dirs)], x)
+
+    ts = np.linspace(lo, hi, n_grid)
+    pats = [pattern(t) for t in ts]
+    flips = []
+    for a, b, pa, pb in zip(ts[:-1], ts[1:], pats[:-1], pats[1:]):
+        if np.array_equal(pa, pb):
+            continue
+        for _ in range(200):
+            mid = 0.5 * (a + b)
+            if mid in (a, b):
+                break
+            if np.array_equal(pattern(mid), pa):
+                a = mid
+            else:
+                b = mid
+        flips.append(0.5 * (a + b))
+    return np.asarray(flips)

@@ -1,0 +1,7 @@
+"""Shared test setup: make the pipeline helpers in tools/ importable."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))

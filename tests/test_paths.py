@@ -1,0 +1,219 @@
+"""Tests of tensordl.paths: path sums against the forward pass and numpy oracles."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tensordl import data, paths
+from tensordl.paths import _padded, _path_sum_kernel, _path_sum_numpy, _unit_activity
+
+
+def rel_err(a, b):
+    return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)
+
+
+NETS = [[3, 1], [4, 5, 2], [5, 4, 3, 2], [3, 4, 4, 4, 2], [2, 3, 2, 3, 2, 1]]
+
+
+@pytest.mark.parametrize("widths", NETS)
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+def test_path_sum_equals_forward(widths, activation):
+    W = data.random_network(widths, seed=1)
+    X = data.random_inputs(70, widths[0], seed=2)
+    assert rel_err(paths.path_sum(W, X, activation), paths.forward(W, X, activation)) < 1e-12
+
+
+@pytest.mark.parametrize("widths", NETS)
+def test_kernel_against_numpy_oracle_and_own_python_source(widths):
+    W = data.random_network(widths, seed=3)
+    X = data.random_inputs(9, widths[0], seed=4)
+    fast = paths.path_sum(W, X)
+    assert rel_err(fast, _path_sum_numpy(W, X)) < 1e-12
+    Wpad, w = _padded(W, tuple(widths))
+    XT = np.ascontiguousarray(X.T)
+    activeT = _unit_activity(Wpad, w, XT)
+    outT = np.empty((widths[-1], X.shape[0]))
+    _path_sum_kernel.py_func(Wpad, w, len(widths) - 1, XT, activeT, outT)
+    assert rel_err(outT.T, fast) < 1e-12
+
+
+def test_linear_path_sum_is_contraction_of_path_tensor():
+    W = data.random_network([3, 4, 5, 2], seed=5)
+    X = data.random_inputs(6, 3, seed=6)
+    T = paths.path_tensor(W)
+    assert T.shape == (3, 4, 5, 2)
+    # The slide's d-order tensor: path products are the entries of W1 (x) W2 (x) W3
+    # whose consecutive indices agree.
+    outer = np.multiply.outer(np.multiply.outer(W[0], W[1]), W[2])
+    assert np.allclose(np.einsum("bacbdc->abcd", outer), T, rtol=1e-14, atol=0)
+    assert rel_err(np.einsum("na,abcd->nd", X, T), paths.forward(W, X, "linear")) < 1e-12
+
+
+def test_enumerate_paths_order_and_count():
+    P = paths.enumerate_paths([2, 3, 2])
+    assert P.shape == (paths.count_paths([2, 3, 2]), 3) == (12, 3)
+    assert len({tuple(p) for p in P}) == 12
+    assert np.all(np.diff(P @ np.array([6, 2, 1])) == 1)  # lexicographic, l_0 most significant
+
+
+def test_unit_gates_equal_forward_activity():
+    W = data.random_network([4, 6, 5, 3, 1], seed=7)
+    X = data.random_inputs(40, 4, seed=8)
+    zs = paths.preactivations(W, X)
+    for g, z in zip(paths.unit_gates(W, X), zs[:-1]):
+        assert np.array_equal(g, z > 0)
+
+
+def test_path_gates_are_products_of_unit_gates():
+    widths = [3, 4, 3, 2]
+    W = data.random_network(widths, seed=9)
+    X = data.random_inputs(5, 3, seed=10)
+    G = paths.path_gates(W, X)
+    units = paths.unit_gates(W, X)
+    for j, p in enumerate(paths.enumerate_paths(widths)):
+        expected = units[0][:, p[1]] & units[1][:, p[2]]
+        assert np.array_equal(G[:, j].astype(bool), expected)
+    # gated enumeration by hand equals the forward pass
+    prod = np.array([np.prod([W[k][p[k + 1], p[k]] for k in range(3)]) for p in paths.enumerate_paths(widths)])
+    terms = G * X[:, paths.enumerate_paths(widths)[:, 0]] * prod
+    out = np.stack([terms[:, paths.enumerate_paths(widths)[:, -1] == j].sum(1) for j in range(2)], axis=1)
+    assert rel_err(out, paths.forward(W, X)) < 1e-12
+
+
+def test_relu_homogeneity_degree_d_and_one_per_layer():
+    W = data.random_network([5, 7, 7, 3], seed=11)
+    X = data.random_inputs(20, 5, seed=12)
+    base = paths.forward(W, X)
+    for alpha in (0.3, 2.5):
+        assert rel_err(paths.forward([alpha * w for w in W], X), alpha**3 * base) < 1e-12
+        for k in range(3):
+            scaled = [alpha * w if i == k else w for i, w in enumerate(W)]
+            assert rel_err(paths.forward(scaled, X), alpha * base) < 1e-12
+    # a negative factor is not allowed: ReLU is only positively homogeneous
+    assert rel_err(paths.forward([-w for w in W], X), -base) > 1e-3
+
+
+def test_biases_add_lower_order_terms():
+    W, b = data.random_network([3, 4, 1], seed=13, biases=True)
+    x = data.random_inputs(1, 3, seed=14)
+    lin = [paths.forward([a * w for w in W], x, "linear", [a * v for v in b])[0, 0] for a in (1.0, 2.0, 3.0)]
+    # Phi(a) = c2 a^2 + c1 a exactly for a linear two-layer net with biases
+    c = np.polyfit([1.0, 2.0, 3.0], lin, 2)
+    assert abs(c[2]) < 1e-12 and abs(c[1]) > 1e-6
+
+
+def test_path_norm_dp_equals_enumeration():
+    W = data.random_network([4, 5, 5, 2], seed=15)
+    for q in (1, 2, 3.5):
+        assert paths.path_norm(W, q) == pytest.approx(paths.path_norm(W, q, method="enumerate"), rel=1e-12)
+    # closed form for depth 1: the entrywise q-norm
+    A = data.random_network([3, 2], seed=16)[0]
+    assert paths.path_norm([A], 2) == pytest.approx(np.linalg.norm(A), rel=1e-14)
+
+
+def test_gate_flips_located_on_a_known_line():
+    # one hidden unit with pre-activation (1 - 2t) x: it switches off at t = 1/2
+    W = [np.array([[1.0]]), np.array([[1.0]])]
+    D = [np.array([[-2.0]]), np.array([[0.0]])]
+    flips = paths.gate_flips(W, D, np.array([[1.0]]), interval=(-1.0, 2.0), n_grid=7)
+    assert flips.shape == (1,) and abs(flips[0] - 0.5) < 1e-14
+
+
+def test_same_seed_same_network():
+    a = data.random_network([3, 4, 2], seed=17)
+    b = data.random_network([3, 4, 2], seed=17)
+    c = data.random_network([3, 4, 2], seed=18)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_results_do_not_depend_on_thread_count():
+    numba = pytest.importorskip("numba")
+    W = data.random_network([4, 6, 6, 1], seed=19)
+    X = data.random_inputs(300, 4, seed=20)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = paths.path_sum(W, X)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = paths.path_sum(W, X)
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(one, many)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    widths=st.lists(st.integers(1, 4), min_size=2, max_size=5),
+    n=st.integers(1, 6),
+    seed=st.integers(0, 2**31 - 1),
+    activation=st.sampled_from(["relu", "linear"]),
+)
+def test_hypothesis_path_sum_equals_forward(widths, n, seed, activation):
+    W = data.random_network(widths, seed=seed)
+    X = data.random_inputs(n, widths[0], seed=seed + 1)
+    fwd = paths.forward(W, X, activation)
+    assert np.allclose(paths.path_sum(W, X, activation), fwd, rtol=1e-12, atol=1e-12 * max(1.0, np.abs(fwd).max()))
+
+
+# --- error paths -------------------------------------------------------------
+
+
+def test_broken_shape_chain():
+    with pytest.raises(ValueError, match=r"weights\[1\]"):
+        paths.path_sum([np.ones((3, 2)), np.ones((1, 4))], np.ones((1, 2)))
+
+
+def test_wrong_input_width():
+    with pytest.raises(ValueError, match="X must have 2 columns"):
+        paths.forward([np.ones((3, 2))], np.ones((4, 3)))
+
+
+def test_non_finite_values():
+    with pytest.raises(ValueError, match=r"weights\[0\] must contain only finite"):
+        paths.path_sum([np.array([[np.nan, 1.0]])], np.ones((1, 2)))
+    with pytest.raises(ValueError, match="X must contain only finite"):
+        paths.forward([np.ones((1, 2))], np.array([[np.inf, 1.0]]))
+
+
+def test_unknown_activation():
+    with pytest.raises(ValueError, match="activation must be one of"):
+        paths.path_sum([np.ones((1, 2))], np.ones((1, 2)), activation="tanh")
+
+
+def test_path_budget():
+    W = [np.ones((100, 100))] * 4  # 10^10 paths
+    with pytest.raises(ValueError, match="MAX_PATH_SAMPLES"):
+        paths.path_sum(W, np.ones((1, 100)))
+    with pytest.raises(ValueError, match="MAX_PATH_SAMPLES"):
+        paths.path_gates(W, np.ones((1, 100)))
+    assert paths.MAX_PATH_SAMPLES >= 10**8
+
+
+def test_bad_weights_container_and_biases():
+    with pytest.raises(TypeError, match="weights must be a list"):
+        paths.forward(np.ones((2, 2)), np.ones((1, 2)))
+    with pytest.raises(ValueError, match="weights must hold at least one"):
+        paths.forward([], np.ones((1, 2)))
+    with pytest.raises(ValueError, match=r"biases\[0\] must have shape"):
+        paths.forward([np.ones((3, 2))], np.ones((1, 2)), biases=[np.ones(2)])
+
+
+def test_bad_path_norm_arguments():
+    with pytest.raises(ValueError, match="q must be"):
+        paths.path_norm([np.ones((2, 2))], q=0.5)
+    with pytest.raises(ValueError, match="method must be one of"):
+        paths.path_norm([np.ones((2, 2))], method="magic")
+
+
+def test_bad_count_paths_and_gate_flips_arguments():
+    with pytest.raises(ValueError, match=r"widths\[1\] must be at least 1"):
+        paths.count_paths([3, 0])
+    W = [np.ones((2, 1)), np.ones((1, 2))]
+    with pytest.raises(ValueError, match="direction must have the shapes"):
+        paths.gate_flips(W, [np.ones((3, 1)), np.ones((1, 3))], np.ones((1, 1)))
+    with pytest.raises(ValueError, match="x must hold exactly one input"):
+        paths.gate_flips(W, W, np.ones((2, 1)))
+    with pytest.raises(ValueError, match="interval must be"):
+        paths.gate_flips(W, W, np.ones((1, 1)), interval=(1.0, 0.0))

@@ -1,0 +1,135 @@
+"""Execute the book's notebooks with papermill, re-running only what changed.
+
+    python tools/execute.py --mode quick            # every notebook, quick = True
+    python tools/execute.py --mode full 01_networks_as_polynomials
+
+Each ``notebooks/NAME.md`` (Jupytext MyST) is converted to a notebook and run
+with ``quick`` set by the mode into ``_build/executed/MODE/NAME.ipynb``. A
+content stamp -- the hash of the notebook source, every file of the package
+``src/tensordl``, the lock file and this script -- is stored beside it; a
+notebook whose stamp has not changed since its last successful run is not run
+again (jupyter-cache hashes code cells only and cannot see package changes).
+A failing notebook is reported with its name and failing cell; the others still
+run, and the script exits non-zero at the end. Run times go to
+``_build/executed/MODE/status.json`` for the book's execution status page.
+"""
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+BUDGET_S = {"quick": 60, "full": 600}
+KERNEL = "tensordl"
+
+
+def stamp(md_path, mode, root=ROOT):
+    """Hash of everything a notebook's output depends on."""
+    h = hashlib.sha256(f"mode={mode}\n".encode())
+    files = [md_path, root / "requirements.lock", root / "tools" / "execute.py"]
+    files += sorted((root / "src" / "tensordl").rglob("*.py"))
+    for f in files:
+        h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def up_to_date(name, out_dir, new_stamp, status):
+    entry = status.get(name, {})
+    return (
+        (out_dir / f"{name}.ipynb").exists()
+        and entry.get("status") == "ok"
+        and entry.get("stamp") == new_stamp
+    )
+
+
+def run_one(md_path, out_dir, mode):
+    """Execute one notebook; return its status entry."""
+    import jupytext
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    nb = jupytext.read(md_path)
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3 (tensordl)", "language": "python"}
+    out = out_dir / f"{md_path.stem}.ipynb"
+    t0 = time.perf_counter()
+    entry = {"mode": mode, "notebook": md_path.stem}
+    try:
+        papermill.execute_notebook(
+            nb,
+            str(out),
+            parameters={"quick": mode == "quick"},
+            kernel_name=KERNEL,
+            cwd=str(NOTEBOOKS),
+            progress_bar=False,
+        )
+        entry["status"] = "ok"
+    except PapermillExecutionError as err:
+        entry.update(status="failed", cell=err.exec_count, error=f"{err.ename}: {err.evalue}")
+        print(
+            f"FAILED notebooks/{md_path.name} at cell [{err.exec_count}] "
+            f"(cell #{err.cell_index}): {err.ename}: {err.evalue}\n--- failing cell ---\n{err.source}\n---",
+            file=sys.stderr,
+        )
+    except Exception as err:  # kernel died, bad notebook, ...
+        entry.update(status="failed", cell=None, error=f"{type(err).__name__}: {err}")
+        print(f"FAILED notebooks/{md_path.name}: {type(err).__name__}: {err}", file=sys.stderr)
+    entry["seconds"] = round(time.perf_counter() - t0, 1)
+    entry["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return entry
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=sorted(BUDGET_S), required=True)
+    parser.add_argument("--out", type=Path, default=None, help="default: _build/executed/MODE")
+    parser.add_argument("--force", action="store_true", help="run even when up to date")
+    parser.add_argument("names", nargs="*", help="notebook stems (default: all)")
+    args = parser.parse_args(argv)
+
+    out_dir = args.out or ROOT / "_build" / "executed" / args.mode
+    out_dir.mkdir(parents=True, exist_ok=True)
+    status_file = out_dir / "status.json"
+    status = json.loads(status_file.read_text()) if status_file.exists() else {}
+    sources = sorted(NOTEBOOKS.glob("*.md"))
+    if args.names:
+        unknown = set(args.names) - {p.stem for p in sources}
+        if unknown:
+            parser.error(f"no such notebook(s) in notebooks/: {sorted(unknown)}")
+        sources = [p for p in sources if p.stem in args.names]
+    if not sources:
+        parser.error("no notebooks found in notebooks/")
+
+    failed = []
+    for md in sources:
+        new_stamp = stamp(md, args.mode)
+        if not args.force and up_to_date(md.stem, out_dir, new_stamp, status):
+            print(f"[{args.mode}] {md.stem}: up to date ({status[md.stem]['seconds']} s last run)")
+            continue
+        print(f"[{args.mode}] {md.stem}: running ...", flush=True)
+        entry = run_one(md, out_dir, args.mode)
+        entry["stamp"] = new_stamp
+        entry["budget_s"] = BUDGET_S[args.mode]
+        status[md.stem] = entry
+        status_file.write_text(json.dumps(status, indent=2, sort_keys=True))
+        print(f"[{args.mode}] {md.stem}: {entry['status']} in {entry['seconds']} s", flush=True)
+        if entry["status"] != "ok":
+            failed.append(md.stem)
+        elif entry["seconds"] > BUDGET_S[args.mode]:
+            print(
+                f"WARNING: {md.stem} took {entry['seconds']} s, over the {args.mode} budget of "
+                f"{BUDGET_S[args.mode]} s",
+                file=sys.stderr,
+            )
+    if failed:
+        print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
