@@ -35,6 +35,15 @@ def one_thread(f):
     return run
 
 
+def time_case(W, X, repeats):
+    return {
+        "compiled enumeration (numba, all threads)": median_time(lambda: paths.path_sum(W, X), repeats),
+        "compiled enumeration (numba, 1 thread)": median_time(one_thread(lambda: paths.path_sum(W, X)), repeats),
+        "vectorised numpy enumeration": median_time(lambda: _path_sum_numpy(W, X), repeats),
+        "forward pass (numpy)": median_time(lambda: paths.forward(W, X), 10 * repeats),
+    }
+
+
 def main():
     cases, targets = [], []
     for widths, n, repeats in CASES:
@@ -43,12 +52,7 @@ def main():
         ref = paths.forward(W, X)
         assert np.allclose(paths.path_sum(W, X), ref, rtol=1e-10, atol=1e-12)
         assert np.allclose(_path_sum_numpy(W, X), ref, rtol=1e-10, atol=1e-12)
-        t = {
-            "compiled enumeration (numba, all threads)": median_time(lambda: paths.path_sum(W, X), repeats),
-            "compiled enumeration (numba, 1 thread)": median_time(one_thread(lambda: paths.path_sum(W, X)), repeats),
-            "vectorised numpy enumeration": median_time(lambda: _path_sum_numpy(W, X), repeats),
-            "forward pass (numpy)": median_time(lambda: paths.forward(W, X), 10 * repeats),
-        }
+        t = time_case(W, X, repeats)
         label = f"widths {widths}, {n} inputs ({paths.count_paths(widths)} paths)"
         cases.append({"case": label, "rows": [{"method": k, "median_s": v} for k, v in t.items()]})
         targets.append(
