@@ -79,7 +79,7 @@ def performance_tables():
         res = json.loads(path.read_text())
         m = res["machine"]
         out += [
-            f"### {res['title']}",
+            f"## {res['title']}",
             "",
             f"`{res['script']}`, run {res['date']} on {m['cpu']} ({m['cores']} cores, "
             f"{m['threads']} numba threads), Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}. "
