@@ -58,7 +58,7 @@ book-full: execute-full
 	$(PY) tools/stage_book.py --mode full
 
 bench: env
-	$(PY) benchmarks/bench_paths.py
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf _build

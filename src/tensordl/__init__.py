@@ -5,11 +5,13 @@ mathematical object of the lecture and names the slides and the notebooks of the
 book that use it:
 
 - :mod:`tensordl.paths` -- networks as sums over paths (chapter 1);
+- :mod:`tensordl.factorization` -- low rank, nuclear norm, variational principle (chapter 2);
+- :mod:`tensordl.certificates` -- tensor norms, polars, the Haeffele--Vidal certificate (chapter 3);
 - :mod:`tensordl.data` -- bundled data sets and planted instances.
 """
 
-from . import data, paths
+from . import certificates, data, factorization, paths
 
-__all__ = ["data", "paths", "__version__"]
+__all__ = ["certificates", "data", "factorization", "paths", "__version__"]
 
 __version__ = "0.1.0"

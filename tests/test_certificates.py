@@ -1,0 +1,127 @@
+"""Tests of tensordl.certificates: polars against brute force, the certificate, the meta-algorithms."""
+
+import numpy as np
+import pytest
+
+from tensordl import certificates as cert
+from tensordl import factorization as fz
+from tensordl.factorization import ConvergenceWarning
+
+
+def planted(m, n, rank, noise, seed):
+    g = np.random.default_rng(seed)
+    return g.normal(size=(m, rank)) @ g.normal(size=(rank, n)) + noise * g.normal(size=(m, n))
+
+
+@pytest.mark.parametrize("norms", cert.NORM_PAIRS)
+def test_polar_against_brute_force_and_maximizer(norms):
+    g = np.random.default_rng(0)
+    Z = g.normal(size=(6, 5))
+    value, u, v = cert.polar(Z, norms, return_maximizer=True)
+    assert u @ Z @ v == pytest.approx(value, rel=1e-12)
+    assert np.linalg.norm(u, 1 if norms[0] == "l1" else 2) == pytest.approx(1.0)
+    assert np.linalg.norm(v, 1 if norms[1] == "l1" else 2) == pytest.approx(1.0)
+    # random feasible points never exceed it
+    U = g.normal(size=(5000, 6))
+    V = g.normal(size=(5000, 5))
+    U /= np.linalg.norm(U, 1 if norms[0] == "l1" else 2, axis=1, keepdims=True)
+    V /= np.linalg.norm(V, 1 if norms[1] == "l1" else 2, axis=1, keepdims=True)
+    assert np.einsum("si,ij,sj->s", U, Z, V).max() <= value * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("norms", cert.NORM_PAIRS)
+def test_tensor_norm_is_dual_of_polar(norms):
+    g = np.random.default_rng(1)
+    X, Z = g.normal(size=(5, 4)), g.normal(size=(5, 4))
+    assert np.sum(X * Z) <= cert.tensor_norm(X, norms) * cert.polar(Z, norms) * (1 + 1e-12)
+
+
+def test_polar_large_matrix_uses_subspace_iteration_correctly():
+    Z = planted(120, 90, 3, 1.0, 2)
+    assert cert.polar(Z) == pytest.approx(np.linalg.norm(Z, 2), rel=1e-10)
+
+
+def test_certificate_at_the_convex_solution_and_at_a_saddle():
+    Y = planted(30, 20, 3, 0.3, 3)
+    lam = 3.0
+    good = cert.certify(Y, fz.balanced_factors(fz.solve_convex(Y, lam)), lam)
+    assert good.certified and good.gap < 1e-10 and good.first_order < 1e-10
+    U, s, Vt = np.linalg.svd(Y, full_matrices=False)
+    k = int(np.sum(s > lam))
+    S = np.arange(1, k)
+    bad = cert.certify(Y, (U[:, S] * np.sqrt(s[S] - lam), Vt[S].T * np.sqrt(s[S] - lam)), lam)
+    assert not bad.certified
+    assert bad.polar == pytest.approx(s[0] / lam, rel=1e-8)
+    assert bad.gap > 1e-3
+
+
+def test_zero_columns_are_counted():
+    Y = planted(10, 8, 2, 0.0, 4)
+    U, V = fz.balanced_factors(Y)
+    U = np.column_stack([U, np.zeros(10)])
+    V = np.column_stack([V, np.zeros(8)])
+    assert cert.certify(Y, (U, V), 0.5).zero_columns == 1
+
+
+def test_grow_rank_certifies_at_the_rank_of_the_convex_solution():
+    Y = planted(30, 25, 4, 0.2, 5)
+    lam = 1.5 * 0.2 * (np.sqrt(30) + np.sqrt(25))
+    res = cert.grow_rank(Y, lam, seed=0)
+    assert res.certified
+    assert res.history[-1]["r"] == np.linalg.matrix_rank(fz.solve_convex(Y, lam), 1e-9)
+    assert [h["r"] for h in res.history] == list(range(1, res.history[-1]["r"] + 1))
+    objs = [h["objective"] for h in res.history]
+    assert all(b <= a * (1 + 1e-12) for a, b in zip(objs, objs[1:]))
+
+
+def test_grow_rank_warns_when_capped():
+    Y = planted(20, 15, 5, 0.1, 6)
+    with pytest.warns(ConvergenceWarning, match="max_rank"):
+        res = cert.grow_rank(Y, 0.5, seed=0, max_rank=2)
+    assert not res.certified
+
+
+def test_relu_polar_closed_form_in_one_dimension():
+    x = np.linspace(-1, 1, 41)
+    X = np.column_stack([x, np.ones_like(x)])
+    z = np.where(x > 0.5, 1.0, 0.0)
+    value, w, sign, grid = cert.relu_polar(z, X)
+    # brute force over a much finer circle
+    t = np.linspace(0, 2 * np.pi, 200001)
+    G = np.column_stack([np.cos(t), np.sin(t)])
+    brute = np.abs(np.maximum(X @ G.T, 0).T @ z).max()
+    assert value == pytest.approx(brute, rel=1e-8) and value >= grid
+    assert np.linalg.norm(w) == pytest.approx(1.0) and sign == 1.0
+
+
+def test_grow_relu_network_certifies_a_planted_unit():
+    g = np.random.default_rng(7)
+    x = g.uniform(-1, 1, (60, 2))
+    X = np.column_stack([x, np.ones(60)])
+    y = cert.relu_net(X, np.array([1.5]), np.array([[1.0, -0.5, 0.2]]))
+    res = cert.grow_relu_network(X, y, lam=0.05, seed=0, n_grid=5000)
+    assert res.certified and res.certificate.polar <= 1.001
+    assert res.certificate.gap < 5e-3
+
+
+def test_relu_net_is_homogeneous_of_degree_two():
+    g = np.random.default_rng(8)
+    X, a, W = g.normal(size=(20, 3)), g.normal(size=4), g.normal(size=(4, 3))
+    assert np.allclose(cert.relu_net(X, 3.0 * a, 3.0 * W), 9.0 * cert.relu_net(X, a, W))
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: cert.polar(np.ones((2, 2)), ("l3", "l2")), "norms must be one of"),
+        (lambda: cert.tensor_norm(np.ones((2, 2)), "nuclear"), "norms must be one of"),
+        (lambda: cert.certify(np.ones((3, 3)), (np.ones((3, 1)), np.ones((3, 1))), 0.0), "lam must be > 0"),
+        (lambda: cert.certify(np.ones((3, 3)), (np.ones((2, 1)), np.ones((3, 1))), 1.0), "U and V must"),
+        (lambda: cert.grow_rank(np.ones((3, 3)), -1.0, seed=0), "lam must be"),
+        (lambda: cert.grow_relu_network(np.ones((4, 3)), np.ones(3), 1.0, seed=0), "y must have shape"),
+        (lambda: cert.relu_polar(np.ones(4), np.ones((4, 5))), "2 or 3 columns"),
+    ],
+)
+def test_errors_name_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

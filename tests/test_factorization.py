@@ -1,0 +1,144 @@
+"""Tests of tensordl.factorization: closed forms, solver agreement, convergence reporting, errors."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from tensordl import factorization as fz
+from tensordl.factorization import ConvergenceWarning
+
+
+def planted(m, n, rank, noise, seed):
+    g = np.random.default_rng(seed)
+    return g.normal(size=(m, rank)) @ g.normal(size=(rank, n)) + noise * g.normal(size=(m, n))
+
+
+def test_nuclear_norm_closed_forms():
+    assert fz.nuclear_norm(np.diag([3.0, -4.0, 0.5])) == pytest.approx(7.5)
+    u, v = np.array([1.0, 2.0, 2.0]), np.array([3.0, 4.0])
+    assert fz.nuclear_norm(np.outer(u, v)) == pytest.approx(np.linalg.norm(u) * np.linalg.norm(v))
+
+
+def test_svt_is_the_prox_of_the_nuclear_norm():
+    Y = planted(20, 15, 3, 0.3, 0)
+    tau = 2.0
+    X = fz.svt(Y, tau)
+    base = fz.convex_objective(Y, X, tau)
+    g = np.random.default_rng(1)
+    for _ in range(50):  # any perturbation increases the strictly convex objective
+        D = g.normal(size=Y.shape) * 10.0 ** g.uniform(-4, 0)
+        assert fz.convex_objective(Y, X + D, tau) > base
+    assert np.linalg.norm(Y - X, 2) <= tau * (1 + 1e-12)  # subgradient condition
+
+
+def test_svt_partial_equals_full():
+    Y = planted(200, 150, 8, 1.0, 2)
+    tau = 1.2 * (np.sqrt(200) + np.sqrt(150))
+    full = fz.svt(Y, tau)
+    partial = fz.svt(Y, tau, rank_hint=8)
+    assert np.linalg.matrix_rank(full, 1e-8) == 8
+    assert np.abs(partial - full).max() <= 1e-10 * np.abs(full).max()
+    # a too-small hint is doubled until the threshold is crossed
+    assert np.abs(fz.svt(Y, tau, rank_hint=2) - full).max() <= 1e-10 * np.abs(full).max()
+
+
+def test_balanced_factors_attain_the_variational_principle():
+    X = planted(12, 9, 4, 0.0, 3)
+    U, V = fz.balanced_factors(X)
+    assert U.shape == (12, 4) and V.shape == (9, 4)
+    assert np.allclose(U @ V.T, X, atol=1e-12)
+    assert 0.5 * (np.sum(U**2) + np.sum(V**2)) == pytest.approx(fz.nuclear_norm(X), rel=1e-12)
+    M = np.random.default_rng(4).normal(size=(4, 4)) + 2 * np.eye(4)
+    assert 0.5 * (np.sum((U @ M) ** 2) + np.sum((V @ np.linalg.inv(M).T) ** 2)) > fz.nuclear_norm(X)
+
+
+def test_apg_matches_svt_and_reports_iterations():
+    Y = planted(30, 20, 3, 0.5, 5)
+    X, info = fz.solve_convex(Y, 1.5, method="apg", return_info=True)
+    assert info.converged and info.n_iter >= 1
+    assert np.allclose(X, fz.svt(Y, 1.5), atol=1e-10)
+
+
+def test_factorized_reaches_convex_optimum_full_and_masked():
+    Y = planted(30, 25, 3, 0.3, 6)
+    lam = 2.0
+    Xc = fz.solve_convex(Y, lam)
+    r = np.linalg.matrix_rank(Xc, 1e-9) + 2
+    U, V, info = fz.solve_factorized(Y, lam, r=r, seed=0, return_info=True, tol=1e-15, max_iter=20000)
+    assert info.converged
+    assert fz.factorized_objective(Y, U, V, lam) == pytest.approx(fz.convex_objective(Y, Xc, lam), rel=1e-9)
+    mask = np.random.default_rng(7).random(Y.shape) < 0.6
+    Xm = fz.solve_convex(Y, 1.0, mask=mask, method="apg", max_iter=5000, tol=1e-13)
+    rm = np.linalg.matrix_rank(Xm, 1e-8) + 2
+    Um, Vm = fz.solve_factorized(Y, 1.0, r=rm, seed=1, mask=mask, tol=1e-15, max_iter=20000)
+    assert fz.factorized_objective(Y, Um, Vm, 1.0, mask) == pytest.approx(
+        fz.convex_objective(Y, Xm, 1.0, mask), rel=1e-7
+    )
+
+
+def test_masked_ridge_matches_row_by_row_solution():
+    g = np.random.default_rng(8)
+    Y, V = g.normal(size=(7, 5)), g.normal(size=(5, 3))
+    mask = g.random((7, 5)) < 0.7
+    fast = fz._ridge_rows(Y, V, 0.3, mask)
+    for i in range(7):
+        Vi = V[mask[i]]
+        slow = np.linalg.solve(Vi.T @ Vi + 0.3 * np.eye(3), Vi.T @ Y[i, mask[i]])
+        assert np.allclose(fast[i], slow, atol=1e-12)
+
+
+def test_gradient_descent_finds_eckart_young_error():
+    Y = planted(25, 20, 3, 0.2, 9)
+    s = np.linalg.svd(Y, compute_uv=False)
+    _, _, err = fz.factorize_gd(Y, 3, seed=0, n_iter=4000)
+    assert err[-1] == pytest.approx(np.sqrt(np.sum(s[3:] ** 2)), rel=1e-6)
+    assert np.all(np.diff(err) <= 1e-9 * err[0])  # monotone at this step size
+
+
+def test_same_seed_same_factors():
+    Y = planted(10, 8, 2, 0.1, 10)
+    a = fz.solve_factorized(Y, 0.5, r=3, seed=11)
+    b = fz.solve_factorized(Y, 0.5, r=3, seed=11)
+    c = fz.solve_factorized(Y, 0.5, r=3, seed=12)
+    assert np.array_equal(a[0], b[0]) and not np.array_equal(a[0], c[0])
+
+
+def test_non_convergence_is_reported():
+    Y = planted(30, 20, 3, 0.5, 13)
+    mask = np.random.default_rng(14).random(Y.shape) < 0.5
+    with pytest.warns(ConvergenceWarning, match="solve_factorized"):
+        *_, info = fz.solve_factorized(Y, 0.1, r=5, seed=0, mask=mask, max_iter=2, return_info=True)
+    assert not info.converged and info.n_iter == 2
+    with pytest.warns(ConvergenceWarning, match="solve_convex"):
+        _, info = fz.solve_convex(Y, 0.1, mask=mask, method="apg", max_iter=3, return_info=True)
+    assert not info.converged
+
+
+def test_no_warning_when_converged():
+    Y = planted(10, 8, 2, 0.1, 15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fz.solve_factorized(Y, 0.5, r=3, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: fz.svt(np.ones((3, 3)), -1.0), "lam must be"),
+        (lambda: fz.solve_convex(np.ones((3, 3)), float("nan")), "lam must be"),
+        (lambda: fz.solve_convex(np.array([[np.inf, 1.0]]), 1.0), "Y must contain only finite"),
+        (lambda: fz.solve_factorized(np.ones((3, 3)), 1.0, r=0, seed=0), "r must be at least 1"),
+        (lambda: fz.solve_factorized(np.ones((3, 3)), 1.0, r=2, seed=0, init=(np.ones((3, 1)), np.ones((3, 1)))),
+         "init factors must have r = 2"),
+        (lambda: fz.factorized_objective(np.ones((3, 3)), np.ones((2, 1)), np.ones((3, 1)), 1.0), "U and V must"),
+        (lambda: fz.solve_convex(np.ones((3, 3)), 1.0, mask=np.ones((2, 2), bool)), "mask must be a boolean"),
+        (lambda: fz.solve_convex(np.ones((3, 3)), 1.0, mask=np.ones((3, 3), bool), method="svt"), "closed form"),
+        (lambda: fz.solve_convex(np.ones((3, 3)), 1.0, method="newton"), "method must be one of"),
+        (lambda: fz.convex_objective(np.ones((3, 3)), np.ones((2, 3)), 1.0), "X must have the shape"),
+        (lambda: fz.nuclear_norm(np.ones(3)), "X must be a 2-D array"),
+    ],
+)
+def test_errors_name_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
