@@ -7,11 +7,23 @@ book that use it:
 - :mod:`tensordl.paths` -- networks as sums over paths (chapter 1);
 - :mod:`tensordl.factorization` -- low rank, nuclear norm, variational principle (chapter 2);
 - :mod:`tensordl.certificates` -- tensor norms, polars, the Haeffele--Vidal certificate (chapter 3);
+- :mod:`tensordl.moments` -- score functions, Stein's identity, implicit moment tensors (chapter 4);
+- :mod:`tensordl.decomposition` -- the tensor power method, whitening, CP (chapter 4);
+- :mod:`tensordl.nnlift` -- NN-LIFT (chapter 4);
 - :mod:`tensordl.data` -- bundled data sets and planted instances.
 """
 
-from . import certificates, data, factorization, paths
+from . import certificates, data, decomposition, factorization, moments, nnlift, paths
 
-__all__ = ["certificates", "data", "factorization", "paths", "__version__"]
+__all__ = [
+    "certificates",
+    "data",
+    "decomposition",
+    "factorization",
+    "moments",
+    "nnlift",
+    "paths",
+    "__version__",
+]
 
 __version__ = "0.1.0"

@@ -1,0 +1,227 @@
+"""NN-LIFT: learning a one-hidden-layer network by tensor decomposition.
+
+Slides: "Tensor Decompositions and Neural Nets" (both), the three
+"[Janzamin, Sedghi, Anandkumar]" slides and their "Pros / Cons". Paper:
+Janzamin, Sedghi & Anandkumar (2015). Used by ``notebooks/04_nn_lift.md``.
+
+Model: ``E[y | x] = f(x) = <a2, sigma(A1^T x + b1)> + b2`` with ``x ~ N(0, I_d)``,
+``A1`` of shape ``(d, k)`` with unit columns. By Stein's identity
+
+    E[y S_3(x)] = sum_j lam_j a_j^(x)3,     lam_j = a2_j E[sigma'''(a_j.x + b1_j)],
+
+so the directions ``a_j`` are the components of a third-order tensor that the
+samples give implicitly (``tensordl.moments.Moment3``). ``NNLift.fit``:
+
+1. decomposes that tensor -- the robust tensor power method on the implicit
+   ``d``-dimensional tensor (``method="power"``, for orthonormal ``A1``), after
+   whitening with ``M2 = E[y S_2]`` (``"whiten"``; needs ``M2`` definite on its top-k
+   eigenspace), or by a non-orthogonal CP in the k-dimensional span of the
+   tensor's slices (``"cp"``: ALS started from Jennrich's simultaneous
+   diagonalisation and from random points, best fit kept; any linearly
+   independent ``A1``, weights of any sign);
+2. estimates ``b1`` from Stein moments of orders 1 and 2:
+   ``E[y S_1] = A1 c1``, ``E[y S_2] = A1 diag(c2) A1^T`` with
+   ``c_m = a2_j E[sigma^(m)(z + b1_j)]``, ``z ~ N(0, 1)``; the ratio
+   ``c2 / c1 = (log g)'(b)``, ``g(b) = E[sigma'(z + b)]``, is strictly monotone for
+   the log-concave ``sigma'`` of the sigmoid and tanh, so ``b1_j`` is one root.
+   (The paper's Fourier method weights samples by ``1 / p(x)``, whose second
+   moment is infinite for Gaussian inputs; see the chapter.)
+3. fits ``a2, b2`` by ridge regression on the features ``sigma(A1^T x + b1)``.
+
+The sign of each ``a_j`` is not identified by the odd-order tensor, and need not
+be: ``a2 sigma(a.x + b) = a2 - a2 sigma(-a.x - b)`` for the sigmoid and
+``-a2 tanh(-a.x - b)`` for tanh, so either sign fits the same function.
+"""
+
+import numpy as np
+import scipy.optimize
+import scipy.special
+
+from ._checks import as_choice, as_int, as_matrix
+from .data import rng as _rng
+from .decomposition import cp_als, jennrich, slice_subspace, tensor_power_method, whiten
+from .moments import Moment3, moment2
+
+__all__ = ["ACTIVATIONS", "activation", "stein_coefficients", "planted_network", "NNLift"]
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu")
+_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(80)  # E[h(z)], z ~ N(0, 1)
+_GH_W = _GH_W / _GH_W.sum()
+
+
+def activation(name, t, derivative=0):
+    """The activation ``name`` or its first three derivatives at ``t``.
+
+    Examples
+    --------
+    >>> float(activation("sigmoid", 0.0, 1))
+    0.25
+    """
+    as_choice(name, "activation", ACTIVATIONS)
+    t = np.asarray(t, dtype=np.float64)
+    if name == "relu":
+        return [np.maximum(t, 0.0), (t > 0).astype(float), np.zeros_like(t), np.zeros_like(t)][derivative]
+    if name == "tanh":
+        s = np.tanh(t)
+        return [s, 1 - s**2, -2 * s * (1 - s**2), -2 * (1 - s**2) * (1 - 3 * s**2)][derivative]
+    s = scipy.special.expit(t)
+    d1 = s * (1 - s)
+    return [s, d1, d1 * (1 - 2 * s), d1 * (1 - 6 * d1)][derivative]
+
+
+def stein_coefficients(name, b, order):
+    """``E[sigma^(order)(z + b)]`` for ``z ~ N(0, 1)`` by 80-point Gauss--Hermite quadrature.
+
+    For ReLU the second and third derivatives vanish away from 0, and their
+    expectations are ``phi(b)`` and ``-b phi(b)`` (``phi`` the Gaussian density).
+
+    Examples
+    --------
+    >>> round(float(stein_coefficients("tanh", 0.0, 2)), 12)  # odd in b
+    0.0
+    """
+    b = np.asarray(b, dtype=np.float64)
+    if name == "relu" and order >= 2:
+        phi = np.exp(-0.5 * b**2) / np.sqrt(2 * np.pi)
+        return phi if order == 2 else -b * phi
+    return np.tensordot(activation(name, b[..., None] + _GH_X, order), _GH_W, axes=(-1, 0))
+
+
+def planted_network(d, k, seed, activation_name="sigmoid", orthonormal=True, bias_scale=1.0):
+    """A random target ``(A1, b1, a2, b2)``: unit columns of ``A1`` (orthonormal if asked).
+
+    Examples
+    --------
+    >>> A1, b1, a2, b2 = planted_network(5, 3, seed=0)
+    >>> bool(np.allclose(A1.T @ A1, np.eye(3)))
+    True
+    """
+    d, k = as_int(d, "d", minimum=1), as_int(k, "k", minimum=1)
+    if k > d:
+        raise ValueError(f"k must be at most d = {d}, got {k}")
+    g = _rng(seed)
+    A = g.standard_normal((d, k))
+    A1 = np.linalg.qr(A)[0] if orthonormal else A / np.linalg.norm(A, axis=0)
+    b1 = bias_scale * g.uniform(-1.0, 1.0, k)
+    a2 = g.choice([-1.0, 1.0], k) * g.uniform(1.0, 2.0, k)
+    return A1, b1, a2, float(g.normal(0.0, 0.1))
+
+
+class NNLift:
+    """NN-LIFT for ``E[y|x] = <a2, sigma(A1^T x + b1)> + b2`` with standard Gaussian inputs.
+
+    Parameters
+    ----------
+    k : int
+        Hidden units.
+    activation : {"sigmoid", "tanh"}, default="sigmoid"
+    method : {"power", "whiten", "cp"}, default="power"
+        Tensor decomposition (see the module docstring). ``"power"`` assumes
+        orthonormal ``A1``.
+    n_restarts, n_iter : int, default=20, 40
+        Robust tensor power method.
+    ridge : float, default=1e-6
+        Ridge weight for ``a2, b2`` (relative to ``n``).
+
+    Attributes (after ``fit``)
+    --------------------------
+    A1 : ndarray of shape (d, k), unit columns
+    b1, a2 : ndarray of shape (k,)
+    b2 : float
+    weights_ : ndarray of shape (k,)
+        The tensor components' weights ``lam_j``.
+
+    Examples
+    --------
+    >>> g = np.random.default_rng(0)
+    >>> A1, b1, a2, b2 = planted_network(6, 2, seed=1)
+    >>> X = g.standard_normal((200000, 6))
+    >>> y = activation("sigmoid", X @ A1 + b1) @ a2 + b2
+    >>> est = NNLift(2).fit(X, y, seed=0)
+    >>> bool(np.min(np.abs(est.A1.T @ A1).max(axis=0)) > 0.98)
+    True
+    """
+
+    def __init__(self, k, activation="sigmoid", method="power", n_restarts=20, n_iter=40, ridge=1e-6):
+        self.k = as_int(k, "k", minimum=1)
+        self.activation = as_choice(activation, "activation", ("sigmoid", "tanh"))
+        self.method = as_choice(method, "method", ("power", "whiten", "cp"))
+        self.n_restarts = as_int(n_restarts, "n_restarts", minimum=1)
+        self.n_iter = as_int(n_iter, "n_iter", minimum=1)
+        if not np.isfinite(ridge) or ridge < 0:
+            raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r}")
+        self.ridge = float(ridge)
+
+    def fit(self, X, y, seed):
+        """Estimate ``A1, b1, a2, b2`` from samples; returns ``self``."""
+        X = as_matrix(X, "X")
+        y = np.asarray(y, dtype=np.float64)
+        n, d = X.shape
+        if y.shape != (n,):
+            raise ValueError(f"y must have shape ({n},) to match X, got {y.shape}")
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y must contain only finite values")
+        if self.k > d:
+            raise ValueError(f"k = {self.k} hidden units cannot exceed the input dimension d = {d}")
+        if n < 10 * d * self.k:
+            raise ValueError(
+                f"n = {n} samples is too few for k = {self.k} and d = {d}: the third-order moment needs "
+                f"n >= 10 d k = {10 * d * self.k} (the theorem asks n of order k d^3 / eps^2)"
+            )
+        g = _rng(seed)
+        T = Moment3(X, y)
+        A = self._directions(T, X, y, g)
+        c1 = np.linalg.lstsq(A, X.T @ y / n, rcond=None)[0]
+        Ap = np.linalg.pinv(A)
+        c2 = np.diag(Ap @ moment2(X, y) @ Ap.T)
+        self.b1 = np.array([self._bias(r) for r in c2 / np.where(np.abs(c1) > 1e-300, c1, 1e-300)])
+        H = np.column_stack([activation(self.activation, X @ A + self.b1), np.ones(n)])
+        coef = np.linalg.solve(H.T @ H + self.ridge * n * np.eye(self.k + 1), H.T @ y)
+        self.A1, self.a2, self.b2 = A, coef[:-1], float(coef[-1])
+        return self
+
+    def _directions(self, T, X, y, g):
+        d = X.shape[1]
+        # a dense d^3 tensor costs one pass of n d^3; the implicit one a pass per product
+        T_op = T.dense() if d**3 <= 64000 else T
+        if self.method == "power":
+            res = tensor_power_method(T_op, self.k, self.n_restarts, self.n_iter, g, tol=1e-6)
+            self.weights_ = res.weights
+            return res.factors
+        if self.method == "whiten":
+            W = whiten(moment2(X, y), self.k)
+            res = tensor_power_method(T.project(W), self.k, self.n_restarts, self.n_iter, g, tol=1e-6)
+            A = np.linalg.pinv(W.T) @ res.factors
+            self.weights_ = res.weights
+            return A / np.linalg.norm(A, axis=0)
+        # "cp": the span of A1 from the slices T(I, I, theta), then a non-orthogonal CP of T(U, U, U)
+        U = slice_subspace(T, self.k, g)
+        TU = T.project(U)
+        lam, mu = jennrich(TU, g)
+        starts = [(lam, mu)] if np.linalg.cond(mu) < 1e6 else []  # noise can pair Jennrich's eigenvalues
+        starts += [None] * 4  # random starts as well; keep the best fit
+        best = None
+        for init in starts:
+            w, f = cp_als(TU, self.k, g, init=init)
+            resid = np.linalg.norm(TU - np.einsum("j,ij,kj,lj->ikl", w, *f))
+            if best is None or resid < best[0]:
+                best = (resid, w, f)
+        _, lam, factors = best
+        mu = factors[0]
+        A = U @ mu
+        self.weights_ = lam
+        return A / np.linalg.norm(A, axis=0)
+
+    def _bias(self, ratio):
+        def f(b):
+            return stein_coefficients(self.activation, b, 2) / stein_coefficients(self.activation, b, 1) - ratio
+
+        lo, hi = -8.0, 8.0
+        if f(lo) * f(hi) > 0:  # the ratio is out of range: the closest end
+            return lo if abs(f(lo)) < abs(f(hi)) else hi
+        return float(scipy.optimize.brentq(f, lo, hi, xtol=1e-12))
+
+    def predict(self, X):
+        """``<a2, sigma(A1^T x + b1)> + b2`` for the rows of ``X``."""
+        X = as_matrix(X, "X", n_cols=self.A1.shape[0])
+        return activation(self.activation, X @ self.A1 + self.b1) @ self.a2 + self.b2

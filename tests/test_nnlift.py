@@ -1,0 +1,82 @@
+"""Tests of tensordl.nnlift: planted recovery, the Stein coefficients, the bias equation, errors."""
+
+import numpy as np
+import pytest
+
+from tensordl import nnlift
+
+
+def planted_data(d, k, n, seed, act="sigmoid", orthonormal=True):
+    A1, b1, a2, b2 = nnlift.planted_network(d, k, seed=seed, orthonormal=orthonormal)
+    X = np.random.default_rng(seed + 1).standard_normal((n, d))
+    return (A1, b1, a2, b2), X, nnlift.activation(act, X @ A1 + b1) @ a2 + b2
+
+
+def match(A, B):
+    """Best |cosine| of each column of B among the columns of A."""
+    return np.abs(A.T @ B).max(axis=0)
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "tanh"])
+def test_recovers_planted_network(act):
+    (A1, b1, a2, b2), X, y = planted_data(6, 3, 1000000, seed=0, act=act)
+    est = nnlift.NNLift(3, activation=act).fit(X, y, seed=0)
+    assert match(est.A1, A1).min() > 0.97
+    Xt = np.random.default_rng(9).standard_normal((20000, 6))
+    f = nnlift.activation(act, Xt @ A1 + b1) @ a2 + b2
+    assert np.mean((est.predict(Xt) - f) ** 2) < 0.05 * np.var(f)
+
+
+def test_cp_method_handles_non_orthogonal_columns():
+    (A1, *_), X, y = planted_data(5, 3, 400000, seed=2, act="tanh", orthonormal=False)
+    est = nnlift.NNLift(3, activation="tanh", method="cp").fit(X, y, seed=0)
+    assert match(est.A1, A1).min() > 0.95
+
+
+def test_stein_coefficients_against_monte_carlo_and_closed_forms():
+    z = np.random.default_rng(3).standard_normal(2_000_000)
+    for order in (1, 2, 3):
+        mc = nnlift.activation("sigmoid", z + 0.7, order).mean()
+        assert nnlift.stein_coefficients("sigmoid", 0.7, order) == pytest.approx(mc, abs=3e-4)
+    assert nnlift.stein_coefficients("relu", 0.0, 3) == 0.0
+    assert nnlift.stein_coefficients("relu", 1.0, 2) == pytest.approx(np.exp(-0.5) / np.sqrt(2 * np.pi))
+
+
+def test_activation_derivatives_by_finite_differences():
+    t = np.linspace(-3, 3, 13)
+    h = 1e-5
+    for name in ("sigmoid", "tanh"):
+        for order in (1, 2, 3):
+            fd = (nnlift.activation(name, t + h, order - 1) - nnlift.activation(name, t - h, order - 1)) / (2 * h)
+            assert np.allclose(nnlift.activation(name, t, order), fd, atol=1e-7)
+
+
+def test_bias_equation_is_inverted_exactly():
+    est = nnlift.NNLift(1)
+    for b in (-1.5, -0.2, 0.0, 0.9):
+        ratio = nnlift.stein_coefficients("sigmoid", b, 2) / nnlift.stein_coefficients("sigmoid", b, 1)
+        assert est._bias(ratio) == pytest.approx(b, abs=1e-9)
+
+
+def test_same_seed_same_fit():
+    _, X, y = planted_data(5, 2, 20000, seed=4)
+    a = nnlift.NNLift(2).fit(X, y, seed=5)
+    b = nnlift.NNLift(2).fit(X, y, seed=5)
+    assert np.array_equal(a.A1, b.A1) and np.array_equal(a.b1, b.b1)
+
+
+@pytest.mark.parametrize(
+    ("call", "match_"),
+    [
+        (lambda: nnlift.NNLift(2, activation="relu"), "activation must be one of"),
+        (lambda: nnlift.NNLift(2, method="jennrich"), "method must be one of"),
+        (lambda: nnlift.NNLift(4).fit(np.ones((1000, 3)), np.ones(1000), seed=0), "cannot exceed the input dimension"),
+        (lambda: nnlift.NNLift(2).fit(np.ones((10, 3)), np.ones(10), seed=0), "too few"),
+        (lambda: nnlift.NNLift(2).fit(np.ones((100, 3)), np.ones(99), seed=0), "y must have shape"),
+        (lambda: nnlift.NNLift(2).fit(np.full((100, 3), np.nan), np.ones(100), seed=0), "X must contain only finite"),
+        (lambda: nnlift.planted_network(2, 3, seed=0), "k must be at most d"),
+    ],
+)
+def test_errors_name_the_argument(call, match_):
+    with pytest.raises(ValueError, match=match_):
+        call()
