@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_matrix", "as_choice", "as_int", "as_weights"]
+__all__ = ["as_matrix", "as_samples", "as_choice", "as_int", "as_weights"]
 
 
 def as_matrix(a, name, n_cols=None):
@@ -31,6 +31,24 @@ def as_matrix(a, name, n_cols=None):
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite values")
     return np.ascontiguousarray(arr)
+
+
+def as_samples(X, y):
+    """Samples as rows ``X`` of shape ``(n, d)`` and labels ``y`` of shape ``(n,)``, finite, or raise.
+
+    Examples
+    --------
+    >>> X, y = as_samples([[1.0, 2.0]], [3.0])
+    >>> X.shape, y.shape
+    ((1, 2), (1,))
+    """
+    X = as_matrix(X, "X")
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must have shape ({X.shape[0]},) to match X (n samples), got {y.shape}")
+    if not np.all(np.isfinite(y)):
+        raise ValueError("y must contain only finite values")
+    return X, y
 
 
 def as_choice(value, name, choices):

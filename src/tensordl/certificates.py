@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse.linalg
 
-from ._checks import as_int, as_matrix
+from ._checks import as_int, as_matrix, as_samples
 from .data import rng as _rng
 from .factorization import ConvergenceWarning, _as_lam, _as_mask, _check_factors, solve_factorized
 
@@ -300,16 +300,6 @@ def grow_rank(Y, lam, seed, r0=1, max_rank=None, mask=None, tol=1e-4, descent_to
 # --- two-layer ReLU networks: a sum of r homogeneous maps of degree 2 ---------------
 
 
-def _as_relu_problem(X, y):
-    X = as_matrix(X, "X")
-    y = np.asarray(y, dtype=np.float64)
-    if y.shape != (X.shape[0],):
-        raise ValueError(f"y must have shape ({X.shape[0]},) to match X, got {y.shape}")
-    if not np.all(np.isfinite(y)):
-        raise ValueError("y must contain only finite values")
-    return X, y
-
-
 def relu_net(X, a, W):
     """``Phi(x) = sum_i a_i relu(w_i . x)`` for the rows of ``X``; positively homogeneous of degree 2 in ``(a, W)``.
 
@@ -443,7 +433,7 @@ def certify_relu(X, y, a, W, lam, tol=1e-3, n_grid=20000):
     >>> certify_relu(X, np.zeros(9), np.zeros(1), np.zeros((1, 2)), lam=1.0).certified
     True
     """
-    X, y = _as_relu_problem(X, y)
+    X, y = as_samples(X, y)
     lam = _as_lam(lam)
     if lam == 0:
         raise ValueError("lam must be > 0 for a certificate")
@@ -507,7 +497,7 @@ def grow_relu_network(X, y, lam, seed, r0=1, max_units=50, tol=1e-3, max_iter=20
     >>> res.certified
     True
     """
-    X, y = _as_relu_problem(X, y)
+    X, y = as_samples(X, y)
     lam = _as_lam(lam)
     if lam == 0:
         raise ValueError("lam must be > 0 for the meta-algorithm")

@@ -17,22 +17,12 @@ gives ``E[y S_m(x)] = E[nabla^m f(x)]``. For the standard Gaussian,
 
 import numpy as np
 
-from ._checks import as_int, as_matrix
+from ._checks import as_int, as_matrix, as_samples
 
 __all__ = ["gaussian_score", "score", "moment2", "Moment3"]
 
 MAX_DENSE_ENTRIES = 2 * 10**8
 _CHUNK = 8192  # samples per block of the implicit products
-
-
-def _as_xy(X, y):
-    X = as_matrix(X, "X")
-    y = np.asarray(y, dtype=np.float64)
-    if y.shape != (X.shape[0],):
-        raise ValueError(f"y must have shape ({X.shape[0]},) to match X (n samples), got {y.shape}")
-    if not np.all(np.isfinite(y)):
-        raise ValueError("y must contain only finite values")
-    return X, y
 
 
 def _as_order(order):
@@ -133,7 +123,7 @@ def moment2(X, y):
     array([[-0.5,  0. ],
            [ 0. , -0.5]])
     """
-    X, y = _as_xy(X, y)
+    X, y = as_samples(X, y)
     return (X * y[:, None]).T @ X / len(y) - y.mean() * np.eye(X.shape[1])
 
 
@@ -163,7 +153,7 @@ class Moment3:
     """
 
     def __init__(self, X, y):
-        self.X, self.y = _as_xy(X, y)
+        self.X, self.y = as_samples(X, y)
         self.n, self.d = self.X.shape
         self._Xty = self.X.T @ self.y / self.n
         self._ybar = float(self.y.mean())

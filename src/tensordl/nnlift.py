@@ -37,7 +37,7 @@ import numpy as np
 import scipy.optimize
 import scipy.special
 
-from ._checks import as_choice, as_int, as_matrix
+from ._checks import as_choice, as_int, as_matrix, as_samples
 from .data import rng as _rng
 from .decomposition import cp_als, jennrich, slice_subspace, tensor_power_method, whiten
 from .moments import Moment3, moment2
@@ -154,13 +154,8 @@ class NNLift:
 
     def fit(self, X, y, seed):
         """Estimate ``A1, b1, a2, b2`` from samples; returns ``self``."""
-        X = as_matrix(X, "X")
-        y = np.asarray(y, dtype=np.float64)
+        X, y = as_samples(X, y)
         n, d = X.shape
-        if y.shape != (n,):
-            raise ValueError(f"y must have shape ({n},) to match X, got {y.shape}")
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y must contain only finite values")
         if self.k > d:
             raise ValueError(f"k = {self.k} hidden units cannot exceed the input dimension d = {d}")
         if n < 10 * d * self.k:
