@@ -10,10 +10,11 @@ book that use it:
 - :mod:`tensordl.moments` -- score functions, Stein's identity, implicit moment tensors (chapter 4);
 - :mod:`tensordl.decomposition` -- the tensor power method, whitening, CP (chapter 4);
 - :mod:`tensordl.nnlift` -- NN-LIFT (chapter 4);
+- :mod:`tensordl.spinglass` -- spherical spin glasses, descent, complexity (chapter 6, in preparation);
 - :mod:`tensordl.data` -- bundled data sets and planted instances.
 """
 
-from . import certificates, data, decomposition, factorization, moments, nnlift, paths
+from . import certificates, data, decomposition, factorization, moments, nnlift, paths, spinglass
 
 __all__ = [
     "certificates",
@@ -23,6 +24,7 @@ __all__ = [
     "moments",
     "nnlift",
     "paths",
+    "spinglass",
     "__version__",
 ]
 

@@ -1,0 +1,369 @@
+"""Spherical H-spin glasses: energy, gradients, Hessian index, descent, complexity.
+
+Slides: the "[Choromanska, Henaff, Mathieu, LeCun, Ben Arous]" slides from "The
+loss 'looks' like a polynomial" to "Pros / Cons", and "Deep Networks and Spin
+Glasses" (all three). Papers: Choromanska et al. (2015); Auffinger, Ben Arous &
+Cerny (2013). Used by the spin-glass chapter (in preparation).
+
+The Hamiltonian of the slide, on the sphere ``||w||^2 = Lambda`` (``n`` here),
+
+    L(w) = n^(-(H-1)/2) sum_{i_1..i_H} Z_{i_1..i_H} w_{i_1} ... w_{i_H},   Z iid N(0, 1),
+
+has covariance ``E[L(w) L(w')] = n (w.w' / n)^H``; energies are reported per unit
+``n`` as ``L / n``. Symmetrising ``Z`` leaves ``L`` unchanged and makes a batch of
+gradients one matrix product: ``T(I, w, ..., w) = J.reshape(n, n^(H-1)) @ (w (x) ... (x) w)``;
+for ``H = 3`` only the pairs ``j <= k`` are summed, which halves the product.
+
+Asymptotics (Auffinger, Ben Arous & Cerny), for the pure H-spin model and
+energies ``u`` per unit ``n``: ``E_inf = 2 sqrt((H-1)/H)``; the complexity of
+critical points of index ``k`` below ``u`` is
+
+    Theta_{k,H}(u) = 1/2 log(H-1) - (H-2) u^2 / (4(H-1)) - (k+1) I_1(u)   (u <= -E_inf),
+    Theta_{k,H}(u) = 1/2 log(H-1) - (H-2)/H                              (u >  -E_inf),
+
+with ``I_1(u) = -(u/E_inf^2) sqrt(u^2 - E_inf^2) - log(-u + sqrt(u^2 - E_inf^2)) + log E_inf``;
+``-E_k`` is its zero below ``-E_inf``, and ``E_0 > E_1 > ... > E_inf``.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.optimize
+
+from ._checks import as_int, as_matrix
+from .data import rng as _rng
+
+__all__ = [
+    "SphericalSpinGlass",
+    "DescentResult",
+    "descend",
+    "hessian_index",
+    "threshold_energy",
+    "ground_state_energy",
+    "band_energy",
+    "complexity",
+]
+
+MAX_ENTRIES = 2 * 10**8  # entries of Z held in memory (1.6 GB in float64)
+
+
+def _symmetrise(Z):
+    from itertools import permutations
+
+    H = Z.ndim
+    return sum(np.transpose(Z, p) for p in permutations(range(H))) / math.factorial(H)
+
+
+class SphericalSpinGlass:
+    """The spherical spin glass of order ``H``, ``L(w) = n^(-(H-1)/2) sum Z w^(x)H``, on ``||w||^2 = n``.
+
+    Parameters
+    ----------
+    n : int
+        Dimension (the slide's ``Lambda``), ``n >= 2``.
+    H : int
+        Order (the network's depth), ``H >= 2``.
+    seed : int or numpy.random.Generator
+        Draws ``Z``.
+    field : float, default=0.0
+        Strength ``h`` of an external field: the energy gains ``h`` times the sum of
+        the coordinates of ``w`` (the picture of gradient noise of Chaudhari and
+        Soatto). Zero for the pure model.
+
+    Notes
+    -----
+    Methods take points as rows, ``W`` of shape ``(B, n)``. They refuse points off
+    the sphere (relative tolerance 1e-8) rather than project them silently.
+
+    Examples
+    --------
+    >>> glass = SphericalSpinGlass(10, 3, seed=0)
+    >>> w = np.sqrt(10) * np.eye(10)[:1]
+    >>> bool(np.isclose(glass.energy(w)[0], glass.Z[0, 0, 0] * np.sqrt(10)))  # n^-1 * Z_000 * sqrt(n)^3
+    True
+    """
+
+    def __init__(self, n, H, seed, field=0.0):
+        self.n = as_int(n, "n", minimum=2)
+        self.H = as_int(H, "H", minimum=2)
+        if self.n**self.H > MAX_ENTRIES:
+            raise ValueError(f"n^H = {self.n**self.H:.2g} entries exceed MAX_ENTRIES = {MAX_ENTRIES:.0e}")
+        if not np.isfinite(field):
+            raise ValueError(f"field must be finite, got {field!r}")
+        self.field = float(field)
+        self.Z = _rng(seed).standard_normal((self.n,) * self.H)
+        self.J = _symmetrise(self.Z)
+        self._Jmat = self.J.reshape(self.n, -1)
+        self._scale = self.n ** (-(self.H - 1) / 2)
+        if self.H == 3:  # J is symmetric: sum over j <= k only, off-diagonal pairs counted twice
+            self._iu = np.triu_indices(self.n)
+            twice = np.where(self._iu[0] < self._iu[1], 2.0, 1.0)
+            self._Jhalf = np.ascontiguousarray(self.J[:, self._iu[0], self._iu[1]] * twice)
+
+    def _check(self, W):
+        W = as_matrix(np.atleast_2d(W), "W", n_cols=self.n)
+        norms = np.sum(W * W, axis=1)
+        if np.any(np.abs(norms - self.n) > 1e-8 * self.n):
+            raise ValueError(f"W must lie on the sphere ||w||^2 = n = {self.n} (rows); project with "
+                             "w * sqrt(n) / ||w|| first")
+        return W
+
+    def _contract(self, W, times):
+        """``J(I, ..., I, w, ..., w)`` with ``times`` copies of ``w``, for each row."""
+        B = W.shape[0]
+        if self.H == 3 and times == 2:  # half the work: the pairs j <= k of w_j w_k
+            return (W[:, self._iu[0]] * W[:, self._iu[1]]) @ self._Jhalf.T
+        P = np.ones((B, 1))
+        for _ in range(times):
+            P = (P[:, :, None] * W[:, None, :]).reshape(B, -1)
+        J = self.J.reshape(self.n ** (self.H - times), self.n**times)
+        return P @ J.T  # (B, n^(H - times))
+
+    def energy(self, W):
+        """``L(w)`` for each row of ``W`` (not divided by ``n``); shape ``(B,)``."""
+        W = self._check(W)
+        return self._scale * np.sum(self._contract(W, self.H - 1) * W, axis=1) + self.field * W.sum(axis=1)
+
+    def euclidean_grad(self, W):
+        """``grad L(w)`` in R^n for each row (before projection); shape ``(B, n)``."""
+        W = self._check(W)
+        return self.H * self._scale * self._contract(W, self.H - 1) + self.field
+
+    def grad(self, W):
+        """Riemannian gradient on the sphere: ``g - (g.w / n) w``; shape ``(B, n)``."""
+        W = self._check(W)
+        G = self.euclidean_grad(W)
+        return G - (np.sum(G * W, axis=1, keepdims=True) / self.n) * W
+
+    def hessian(self, w):
+        """Riemannian Hessian at one point, ``P (nabla^2 L - (w.grad L / n) I) P`` with ``P = I - w w^T / n``.
+
+        Returns an ``(n, n)`` matrix; ``w`` itself is in its kernel, so the tangent
+        spectrum is the other ``n - 1`` eigenvalues.
+        """
+        w = self._check(w)[0]
+        Hess = self.H * (self.H - 1) * self._scale * self._contract(w[None, :], self.H - 2).reshape(self.n, self.n)
+        g = self.euclidean_grad(w[None, :])[0]
+        P = np.eye(self.n) - np.outer(w, w) / self.n
+        return P @ (Hess - (w @ g / self.n) * np.eye(self.n)) @ P
+
+
+def hessian_index(glass, W):
+    """Number of negative tangent eigenvalues of the Riemannian Hessian at each row of ``W``.
+
+    Examples
+    --------
+    >>> glass = SphericalSpinGlass(8, 3, seed=0)
+    >>> res = descend(glass, n_restarts=4, seed=0)
+    >>> hessian_index(glass, res.W[res.converged]).tolist() == [0] * int(res.converged.sum())
+    True
+    """
+    W = glass._check(W)
+    out = np.empty(len(W), dtype=int)
+    for b, w in enumerate(W):
+        Hm = glass.hessian(w)
+        P = np.linalg.qr(np.column_stack([w, np.eye(glass.n)[:, :-1]]))[0][:, 1:]  # tangent basis
+        out[b] = int(np.sum(np.linalg.eigvalsh(P.T @ Hm @ P) < 0))
+    return out
+
+
+@dataclass
+class DescentResult:
+    """End points of ``descend``: per-restart arrays.
+
+    Attributes
+    ----------
+    W : ndarray of shape (B, n)
+        End points, on the sphere ``||w||^2 = n``.
+    energy : ndarray of shape (B,)
+        ``L(w)`` (not divided by ``n``).
+    grad_norm : ndarray of shape (B,)
+        Riemannian gradient norm divided by ``sqrt(n)``.
+    n_iter : ndarray of shape (B,)
+        Iterations until each restart met ``tol`` (``max_iter`` if it did not).
+    converged : ndarray of bool, shape (B,)
+    """
+
+    W: np.ndarray
+    energy: np.ndarray
+    grad_norm: np.ndarray
+    n_iter: np.ndarray
+    converged: np.ndarray
+
+
+def descend(glass, n_restarts, seed, tol=1e-6, max_iter=20000, lr=None, device=None):
+    """Projected gradient descent on the sphere from uniform random starts, all restarts as one batch.
+
+    ``w <- sqrt(n) (w - lr grad_R L(w)) / ||w - lr grad_R L(w)||``, every restart
+    at once (one matrix product with ``J`` per step), until the Riemannian
+    gradient norm over ``sqrt(n)`` is below ``tol``; converged restarts are frozen.
+
+    Parameters
+    ----------
+    glass : SphericalSpinGlass
+    n_restarts : int
+    seed : int or numpy.random.Generator
+        Draws the starts.
+    tol : float, default=1e-6
+    max_iter : int, default=20000
+    lr : float, optional
+        Step size; default ``0.5 / (H (H - 1))``.
+    device : str, optional
+        A torch device (e.g. ``"cuda"``) to run the batch on; numpy when None.
+
+    Returns
+    -------
+    DescentResult
+        Non-convergence is reported in ``converged`` and ``n_iter``.
+
+    Examples
+    --------
+    >>> glass = SphericalSpinGlass(12, 3, seed=1)
+    >>> res = descend(glass, n_restarts=8, seed=0)
+    >>> bool(res.converged.all()), bool(np.all(res.energy / 12 < 0))
+    (True, True)
+    """
+    n_restarts = as_int(n_restarts, "n_restarts", minimum=1)
+    max_iter = as_int(max_iter, "max_iter", minimum=1)
+    if not (tol > 0):
+        raise ValueError(f"tol must be > 0, got {tol!r}")
+    lr = 0.5 / (glass.H * (glass.H - 1)) if lr is None else float(lr)
+    g = _rng(seed)
+    W = g.standard_normal((n_restarts, glass.n))
+    W *= np.sqrt(glass.n) / np.linalg.norm(W, axis=1, keepdims=True)
+    if device is not None:
+        return _descend_torch(glass, W, tol, max_iter, lr, device)
+    n_iter = np.full(n_restarts, max_iter)
+    active = np.ones(n_restarts, dtype=bool)
+    for it in range(max_iter):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        G = glass.grad(W[idx])
+        gn = np.linalg.norm(G, axis=1) / np.sqrt(glass.n)
+        done = gn < tol
+        n_iter[idx[done]] = it
+        active[idx[done]] = False
+        step = W[idx[~done]] - lr * G[~done]
+        W[idx[~done]] = np.sqrt(glass.n) * step / np.linalg.norm(step, axis=1, keepdims=True)
+    G = glass.grad(W)
+    gn = np.linalg.norm(G, axis=1) / np.sqrt(glass.n)
+    return DescentResult(W, glass.energy(W), gn, n_iter, gn < tol)
+
+
+def _descend_torch(glass, W0, tol, max_iter, lr, device):
+    import torch
+
+    n, H = glass.n, glass.H
+    half = H == 3
+    J = torch.as_tensor(glass._Jhalf if half else glass._Jmat, dtype=torch.float64, device=device)
+    iu = [torch.as_tensor(i, device=device) for i in glass._iu] if half else None
+    W = torch.as_tensor(W0, dtype=torch.float64, device=device)
+    n_iter = torch.full((len(W0),), max_iter, dtype=torch.long, device=device)
+    active = torch.ones(len(W0), dtype=torch.bool, device=device)
+    for it in range(max_iter):
+        if half:
+            P = W[:, iu[0]] * W[:, iu[1]]
+        else:
+            P = W
+            for _ in range(H - 2):  # w^(x)(H-1), one row per restart
+                P = (P[:, :, None] * W[:, None, :]).reshape(len(W), -1)
+        G = H * glass._scale * P @ J.T + glass.field
+        G = G - (G * W).sum(1, keepdim=True) / n * W
+        gn = G.norm(dim=1) / math.sqrt(n)
+        newly = active & (gn < tol)
+        n_iter[newly] = it
+        active &= ~newly
+        if not bool(active.any()):
+            break
+        step = W - lr * G
+        step = math.sqrt(n) * step / step.norm(dim=1, keepdim=True)
+        W = torch.where(active[:, None], step, W)
+    W = W.cpu().numpy()
+    G = glass.grad(W)
+    gn = np.linalg.norm(G, axis=1) / np.sqrt(n)
+    return DescentResult(W, glass.energy(W), gn, n_iter.cpu().numpy(), gn < tol)
+
+
+# --- asymptotic complexity (Auffinger, Ben Arous & Cerny) -------------------------
+
+
+def _as_H(H):
+    H = as_int(H, "H", minimum=3)
+    return H
+
+
+def threshold_energy(H):
+    """``E_inf = 2 sqrt((H - 1) / H)``: above ``-E_inf`` the index of critical points diverges.
+
+    Examples
+    --------
+    >>> round(threshold_energy(3), 6)
+    1.632993
+    """
+    H = _as_H(H)
+    return 2.0 * math.sqrt((H - 1) / H)
+
+
+def _I1(u, Einf):
+    r = math.sqrt(max(u * u - Einf * Einf, 0.0))
+    return -(u / Einf**2) * r - math.log(-u + r) + math.log(Einf)
+
+
+def complexity(u, H, k=None):
+    """``Theta_{k,H}(u)`` (critical points of index ``k``), or the total ``Theta_H(u)`` when ``k`` is None.
+
+    Energies ``u`` are per unit ``n`` (``L / n``).
+
+    Examples
+    --------
+    >>> round(complexity(0.5, 3), 6)  # = 1/2 log 2 for u >= 0
+    0.346574
+    """
+    H = _as_H(H)
+    u = float(u)
+    if not math.isfinite(u):
+        raise ValueError(f"u must be finite, got {u!r}")
+    Einf = threshold_energy(H)
+    base = 0.5 * math.log(H - 1)
+    if k is None:
+        if u >= 0:
+            return base
+        if u >= -Einf:
+            return base - (H - 2) * u * u / (4 * (H - 1))
+        return base - (H - 2) * u * u / (4 * (H - 1)) - _I1(u, Einf)
+    k = as_int(k, "k", minimum=0)
+    if u > -Einf:
+        return base - (H - 2) / H
+    return base - (H - 2) * u * u / (4 * (H - 1)) - (k + 1) * _I1(u, Einf)
+
+
+def band_energy(H, k):
+    """``E_k > 0``: ``-E_k`` is the zero of ``Theta_{k,H}`` below ``-E_inf`` (root finding).
+
+    Examples
+    --------
+    >>> round(band_energy(3, 0), 6)
+    1.656998
+    """
+    H = _as_H(H)
+    k = as_int(k, "k", minimum=0)
+    Einf = threshold_energy(H)
+    f = lambda u: complexity(u, H, k)  # noqa: E731
+    lo = -Einf - 1e-12
+    hi = -Einf - 1.0
+    while f(hi) > 0:
+        hi -= 1.0
+    return -float(scipy.optimize.brentq(f, hi, lo, xtol=1e-14))
+
+
+def ground_state_energy(H):
+    """``E_0``: minima concentrate at ``-n E_0`` (the zero of ``Theta_{0,H}``).
+
+    Examples
+    --------
+    >>> round(ground_state_energy(3), 3)
+    1.657
+    """
+    return band_energy(H, 0)
