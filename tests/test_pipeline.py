@@ -126,3 +126,20 @@ def test_up_to_date_needs_output_success_and_same_stamp(tmp_path):
     assert not execute.up_to_date("nb", tmp_path, "abd", ok)
     assert not execute.up_to_date("nb", tmp_path, "abc", {"nb": {"status": "failed", "stamp": "abc"}})
     assert not execute.up_to_date("other", tmp_path, "abc", ok)
+
+
+def test_a_failing_notebook_is_named_with_its_cell(tmp_path, monkeypatch, capsys):
+    md = tmp_path / "99_broken.md"
+    md.write_text(
+        "---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+        "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n---\n\n"
+        "```{code-cell} ipython3\n:tags: [parameters]\nquick = False\n```\n\n"
+        "```{code-cell} ipython3\nx = 1\n```\n\n"
+        "```{code-cell} ipython3\nraise RuntimeError('planted failure')\n```\n"
+    )
+    monkeypatch.setattr(execute, "NOTEBOOKS", tmp_path)
+    entry = execute.run_one(md, tmp_path, "quick")
+    err = capsys.readouterr().err
+    assert entry["status"] == "failed" and "planted failure" in entry["error"]
+    assert "99_broken.md" in err and "raise RuntimeError" in err
+    assert (tmp_path / "99_broken.ipynb").exists()  # the partial output is kept for inspection
