@@ -90,6 +90,21 @@ def test_power_method_on_implicit_tensor_matches_dense():
     assert np.allclose(np.abs(np.sum(a.factors * U, axis=0)), 1, atol=0.05)
 
 
+def test_simultaneous_power_method_recovers_orthogonal_components_and_matches_deflation():
+    T, lam, U = orthogonal_tensor(10, 4, 11)
+    res = dec.simultaneous_power_method(T, 4, n_iter=500, seed=0, tol=1e-12)
+    assert res.converged.all()
+    order = np.argsort(-lam)
+    assert np.allclose(res.weights, lam[order], rtol=1e-8)
+    assert np.allclose(np.abs(np.sum(res.factors * U[:, order], axis=0)), 1, atol=1e-8)
+    ref = dec.tensor_power_method(T, 4, n_restarts=20, n_iter=100, seed=0)
+    assert np.allclose(np.abs(np.sum(res.factors * ref.factors, axis=0)), 1, atol=1e-8)
+    with pytest.warns(ConvergenceWarning, match="simultaneous_power_method"):
+        assert not dec.simultaneous_power_method(T, 4, n_iter=1, seed=0).converged.any()
+    with pytest.raises(ValueError, match="k must be at most d"):
+        dec.simultaneous_power_method(T, 11, n_iter=5, seed=0)
+
+
 def test_whiten_and_indefinite_warning():
     A = np.linalg.qr(np.random.default_rng(7).normal(size=(5, 2)))[0]
     W = dec.whiten(A @ np.diag([3.0, 1.0]) @ A.T, 2)

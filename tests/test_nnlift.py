@@ -58,6 +58,23 @@ def test_bias_equation_is_inverted_exactly():
         assert est._bias(ratio) == pytest.approx(b, abs=1e-9)
 
 
+@pytest.mark.parametrize(("b", "sign"), [(-0.6, 1.0), (0.4, -1.0), (0.85, 1.0)])
+def test_fourier_bias_recovers_b_where_one_over_p_is_bounded(b, sign):
+    # inputs uniform on [-R, R] with R a half-integer: the box's edges add nothing at frequency 1/2
+    g = np.random.default_rng(12)
+    X = g.uniform(-5.5, 5.5, (1000000, 1))
+    y = sign * 1.5 * np.tanh(X[:, 0] + b)
+    est = nnlift.fourier_bias(X, y, np.ones((1, 1)), [sign], seed=0, log_density=lambda X: np.full(len(X), -np.log(11)))
+    assert abs(est[0] - b) < 0.1
+
+
+def test_fourier_bias_option_runs_in_fit_and_is_reproducible():
+    _, X, y = planted_data(5, 2, 20000, seed=4)
+    a = nnlift.NNLift(2, bias="fourier").fit(X, y, seed=5)
+    b = nnlift.NNLift(2, bias="fourier").fit(X, y, seed=5)
+    assert np.array_equal(a.b1, b.b1) and np.all(np.abs(a.b1) <= 1)
+
+
 def test_same_seed_same_fit():
     _, X, y = planted_data(5, 2, 20000, seed=4)
     a = nnlift.NNLift(2).fit(X, y, seed=5)
@@ -75,6 +92,11 @@ def test_same_seed_same_fit():
         (lambda: nnlift.NNLift(2).fit(np.ones((100, 3)), np.ones(99), seed=0), "y must have shape"),
         (lambda: nnlift.NNLift(2).fit(np.full((100, 3), np.nan), np.ones(100), seed=0), "X must contain only finite"),
         (lambda: nnlift.planted_network(2, 3, seed=0), "k must be at most d"),
+        (lambda: nnlift.NNLift(2, bias="moments"), "bias must be one of"),
+        (lambda: nnlift.fourier_bias(np.ones((9, 2)), np.ones(9), np.ones((2, 1)), [1.0, 1.0], 0), "a2_sign must hold"),
+        (lambda: nnlift.fourier_bias(np.ones((9, 2)), np.ones(9), np.ones((3, 1)), [1.0], 0), "A1 must have d = 2"),
+        (lambda: nnlift.fourier_bias(np.ones((9, 2)), np.ones(9), np.ones((2, 1)), [1.0], 0,
+                                     log_density=lambda X: np.ones(3)), "log_density must return n finite"),
     ],
 )
 def test_errors_name_the_argument(call, match_):

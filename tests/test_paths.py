@@ -217,3 +217,27 @@ def test_bad_count_paths_and_gate_flips_arguments():
         paths.gate_flips(W, W, np.ones((2, 1)))
     with pytest.raises(ValueError, match="interval must be"):
         paths.gate_flips(W, W, np.ones((1, 1)), interval=(1.0, 0.0))
+
+
+@pytest.mark.parametrize("widths", [[3, 2], [4, 3, 2], [3, 3, 2, 3]])
+def test_squared_loss_expansion_reproduces_the_mse(widths):
+    W = data.random_network(widths, seed=3)
+    g = np.random.default_rng(4)
+    X, Y = g.standard_normal((25, widths[0])), g.standard_normal((25, widths[-1]))
+    C, q, Q, P = paths.squared_loss_expansion(W, X, Y)
+    mse = np.mean(np.sum((Y - paths.forward(W, X)) ** 2, axis=1))
+    assert C + q @ P + P @ Q @ P == pytest.approx(mse, rel=1e-12)
+    assert np.allclose(Q, Q.T) and np.all(np.linalg.eigvalsh(Q) > -1e-12)  # a Gram matrix
+    # paths to different outputs do not interact
+    out = paths.enumerate_paths(widths)[:, -1]
+    assert np.all(Q[out[:, None] != out[None, :]] == 0)
+
+
+def test_squared_loss_expansion_errors():
+    W = data.random_network([3, 2, 2], seed=0)
+    with pytest.raises(ValueError, match="Y must have one row per row of X"):
+        paths.squared_loss_expansion(W, np.ones((4, 3)), np.ones((5, 2)))
+    with pytest.raises(ValueError, match="Y must have 2 columns"):
+        paths.squared_loss_expansion(W, np.ones((4, 3)), np.ones((4, 3)))
+    with pytest.raises(ValueError, match="MAX_PATH_SAMPLES"):
+        paths.squared_loss_expansion(data.random_network([40, 30, 30], seed=0), np.ones((2, 40)), np.ones((2, 30)))

@@ -78,6 +78,29 @@ def test_descent_reports_non_convergence():
     assert not res.converged.any() and np.all(res.n_iter == 2)
 
 
+def test_newton_finds_critical_points_of_several_indices():
+    glass = sg.SphericalSpinGlass(12, 3, seed=10)
+    res = sg.newton_critical(glass, on_sphere(40, 12, 11), tol=1e-10, max_iter=200)
+    assert res.converged.mean() > 0.8
+    W = res.W[res.converged]
+    assert np.allclose(np.sum(W**2, axis=1), 12)
+    assert np.all(np.linalg.norm(glass.grad(W), axis=1) / np.sqrt(12) < 1e-10)
+    assert len(set(sg.hessian_index(glass, W).tolist())) >= 3  # not only minima: saddles of several indices
+
+
+def test_newton_stays_at_a_minimum_and_reports_non_convergence():
+    glass = sg.SphericalSpinGlass(10, 3, seed=12)
+    m = sg.descend(glass, n_restarts=3, seed=0, tol=1e-9)
+    res = sg.newton_critical(glass, m.W, tol=1e-8)
+    assert np.allclose(res.W, m.W, atol=1e-6) and np.all(res.n_iter <= 1)
+    stuck = sg.newton_critical(glass, on_sphere(3, 10, 1), tol=1e-14, max_iter=1)
+    assert not stuck.converged.any() and np.all(stuck.n_iter == 1)
+    with pytest.raises(ValueError, match="tol and max_step must be > 0"):
+        sg.newton_critical(glass, m.W, tol=0)
+    with pytest.raises(ValueError, match="W must lie on the sphere"):
+        sg.newton_critical(glass, 2 * m.W)
+
+
 def test_threshold_and_ground_state_energies():
     assert sg.threshold_energy(3) == pytest.approx(2 * math.sqrt(2 / 3))
     assert sg.ground_state_energy(3) == pytest.approx(1.656998, abs=1e-6)

@@ -8,9 +8,13 @@ book that use it:
 - :mod:`tensordl.factorization` -- low rank, nuclear norm, variational principle (chapter 2);
 - :mod:`tensordl.certificates` -- tensor norms, polars, the Haeffele--Vidal certificate (chapter 3);
 - :mod:`tensordl.moments` -- score functions, Stein's identity, implicit moment tensors (chapter 4);
-- :mod:`tensordl.decomposition` -- the tensor power method, whitening, CP (chapter 4);
+- :mod:`tensordl.decomposition` -- the tensor power method, whitening, CP (chapter 4); Hierarchical
+  Tucker tensors and matricization ranks (chapter 5);
 - :mod:`tensordl.nnlift` -- NN-LIFT (chapter 4);
-- :mod:`tensordl.spinglass` -- spherical spin glasses, descent, complexity (chapter 6, in preparation);
+- :mod:`tensordl.convac` -- shallow (CP) and deep (HT) convolutional arithmetic circuits, torch modules
+  (chapter 5; imported on its own, ``from tensordl import convac``, so that ``import tensordl`` does not
+  load torch);
+- :mod:`tensordl.spinglass` -- spherical spin glasses, descent, Newton, complexity (chapters 6 and 7);
 - :mod:`tensordl.data` -- bundled data sets and planted instances.
 """
 

@@ -1,4 +1,4 @@
-"""Symmetric tensor decompositions: the robust tensor power method, whitening, CP.
+"""Tensor decompositions: the robust tensor power method, whitening, CP; Hierarchical Tucker.
 
 Slides: the "[Janzamin, Sedghi, Anandkumar]" slides (learning is reduced to a
 low-rank tensor factorization). Papers: Anandkumar, Ge, Hsu, Kakade & Telgarsky
@@ -8,7 +8,22 @@ low-rank tensor factorization). Papers: Anandkumar, Ge, Hsu, Kakade & Telgarsky
 ``tensor_power_method`` works on any symmetric third-order tensor that can
 apply ``T(I, v, v)`` to a block of vectors: a dense ``(d, d, d)`` array, or an
 implicit ``tensordl.moments.Moment3``. All restarts are the columns of one
-matrix, so a power step is one block product.
+matrix, so a power step is one block product. ``simultaneous_power_method``
+finds all ``k`` components of an *orthogonally* decomposable tensor at once
+(Wang & Lu 2017): ``V <- qr(T(I, v_j, v_j))_j``, one block product per step
+and no deflation.
+
+The Hierarchical Tucker part (slides "[Cohen, Sharir, Shashua'15]", used by
+``notebooks/05_depth_efficiency.md``) builds the order-``N`` tensor of the
+slide's recursion over a binary tree, ``N = 2^L``:
+
+    phi^{0,j,a} = leaves[j][:, a],
+    phi^{l,j,g} = sum_a transfers[l-1][j, a, g] phi^{l-1,2j,a} (x) phi^{l-1,2j+1,a},
+
+(0-based ``j``), and ``A = phi^{L,0}``. ``ht_tensor`` computes each node as one
+matrix product per output channel, ``(left * a_g) @ right^T``; ``cp_to_ht`` embeds a CP model in HT form with
+identity transfers, and ``matricization_rank`` measures the ranks of the
+matricizations that carry the depth-efficiency theorem.
 """
 
 import warnings
@@ -24,10 +39,15 @@ __all__ = [
     "PowerResult",
     "IndefiniteWarning",
     "tensor_power_method",
+    "simultaneous_power_method",
     "slice_subspace",
     "whiten",
     "jennrich",
     "cp_als",
+    "ht_tensor",
+    "random_ht",
+    "cp_to_ht",
+    "matricization_rank",
 ]
 
 
@@ -165,6 +185,68 @@ def tensor_power_method(T, k, n_restarts, n_iter, seed, tol=1e-8):
             stacklevel=2,
         )
     return PowerResult(np.array(lams), np.array(vecs).T, conv)
+
+
+def simultaneous_power_method(T, k, n_iter, seed, tol=1e-8):
+    """All ``k`` components of an orthogonally decomposable tensor by simultaneous power iteration.
+
+    ``V`` starts as a random orthonormal ``d x k`` matrix; each step replaces it by
+    the orthonormal factor of the QR decomposition of ``[T(I, v_1, v_1), ...,
+    T(I, v_k, v_k)]`` (Wang & Lu 2017), stopping when no column moves by more
+    than ``tol``. For ``T = sum_j lam_j a_j^(x)3`` with orthonormal ``a_j`` the
+    columns converge to the ``a_j`` (up to order and sign); non-orthogonal
+    components need ``tensor_power_method`` after whitening, or ``cp_als``.
+
+    Parameters
+    ----------
+    T : ndarray of shape (d, d, d) or Moment3
+    k : int
+        ``1 <= k <= d``.
+    n_iter : int
+        Most steps.
+    seed : int or numpy.random.Generator
+    tol : float, default=1e-8
+
+    Returns
+    -------
+    PowerResult
+        Weights ``T(v_j, v_j, v_j) >= 0`` (signs absorbed), sorted decreasing;
+        ``converged`` is the same for every column (and a ``ConvergenceWarning``
+        when false).
+
+    Examples
+    --------
+    >>> e = np.eye(3)
+    >>> T = 2 * np.einsum("i,j,k->ijk", e[1], e[1], e[1]) + np.einsum("i,j,k->ijk", e[2], e[2], e[2])
+    >>> res = simultaneous_power_method(T, 2, n_iter=50, seed=0)
+    >>> res.weights.round(6), np.abs(res.factors).round(6)[:, 0]
+    (array([2., 1.]), array([0., 1., 0.]))
+    """
+    op = _as_operator(T)
+    k = as_int(k, "k", minimum=1)
+    if k > op.d:
+        raise ValueError(f"k must be at most d = {op.d}, got {k}")
+    n_iter = as_int(n_iter, "n_iter", minimum=1)
+    V = np.linalg.qr(_rng(seed).standard_normal((op.d, k)))[0]
+    moved = np.inf
+    for _ in range(n_iter):
+        V_new = np.linalg.qr(op.tvv(V))[0]
+        moved = float(np.max(np.linalg.norm(V_new - V * np.sign(np.sum(V_new * V, axis=0)), axis=0)))
+        V = V_new
+        if moved <= tol:
+            break
+    lam = np.sum(V * op.tvv(V), axis=0)
+    V, lam = V * np.where(lam < 0, -1.0, 1.0), np.abs(lam)
+    order = np.argsort(-lam)
+    converged = moved <= tol
+    if not converged:
+        warnings.warn(
+            f"simultaneous_power_method: a column moved by {moved:.3g} > tol={tol:g} in the last of "
+            f"n_iter={n_iter} steps",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return PowerResult(lam[order], V[:, order], np.full(k, converged))
 
 
 def slice_subspace(T, k, seed, n_slices=None):
@@ -308,3 +390,216 @@ def cp_als(T, k, seed, n_iter_max=500, tol=1e-12, init=None):
     norms = [np.linalg.norm(f, axis=0) for f in factors]
     weights = np.asarray(cp.weights) * np.prod(norms, axis=0)
     return weights, [f / nrm for f, nrm in zip(factors, norms)]
+
+
+def _check_ht(leaves, transfers):
+    if isinstance(leaves, np.ndarray) and leaves.ndim == 3:
+        leaves = list(leaves)
+    if not hasattr(leaves, "__len__") or not hasattr(transfers, "__len__"):
+        raise TypeError("leaves and transfers must be sequences of arrays")
+    N = len(leaves)
+    if N < 2 or N & (N - 1):
+        raise ValueError(f"the number of leaves N must be a power of two >= 2 for the binary tree, got {N}")
+    L = N.bit_length() - 1
+    if len(transfers) != L:
+        raise ValueError(f"transfers must hold L = log2(N) = {L} levels, got {len(transfers)}")
+    leaves = [as_matrix(a, f"leaves[{j}]") for j, a in enumerate(leaves)]
+    if len({a.shape for a in leaves}) != 1:
+        raise ValueError(f"all leaves must have the same shape (M, r_0), got {sorted({a.shape for a in leaves})}")
+    rank = leaves[0].shape[1]
+    out = []
+    for lv, A in enumerate(transfers, start=1):
+        A = np.asarray(A, dtype=np.float64)
+        want = (N >> lv, rank)
+        if A.ndim != 3 or A.shape[:2] != want:
+            raise ValueError(f"transfers[{lv - 1}] must have shape ({want[0]}, {want[1]}, r_{lv}), got {A.shape}")
+        if not np.all(np.isfinite(A)):
+            raise ValueError(f"transfers[{lv - 1}] must contain only finite values")
+        rank = A.shape[2]
+        out.append(A)
+    return leaves, out
+
+
+def _merge(left, right, A):
+    """``sum_a A[a, g] left[:, a] (x) right[:, a]`` as a ``(P Q, g)`` matrix, row ``p Q + q``.
+
+    One matrix product per output ``g``, ``(left * A[:, g]) @ right^T``, instead of
+    forming the Khatri--Rao product ``(P Q, a)``: the same flops, done by BLAS
+    without the ``a``-times larger intermediate.
+    """
+    out = np.matmul(left[None] * A.T[:, None, :], right.T)  # (g, P, Q)
+    return out.reshape(A.shape[1], -1).T
+
+
+def ht_tensor(leaves, transfers):
+    """The full tensor of a Hierarchical Tucker model, by the slide's recursion.
+
+    Parameters
+    ----------
+    leaves : sequence of N arrays of shape (M, r_0)
+        ``leaves[j][:, a]`` is the vector ``phi^{0,j,a}`` at position ``j``.
+    transfers : sequence of L = log2(N) arrays
+        Level ``l`` (1-based) has shape ``(N / 2^l, r_{l-1}, r_l)``; the last has
+        one node and ``r_L`` outputs (classes ``y``).
+
+    Returns
+    -------
+    ndarray of shape (M,) * N, or (r_L,) + (M,) * N when r_L > 1
+
+    Examples
+    --------
+    >>> g = np.random.default_rng(0)
+    >>> leaves = [g.standard_normal((3, 2)) for _ in range(4)]
+    >>> transfers = [g.standard_normal((2, 2, 2)), g.standard_normal((1, 2, 1))]
+    >>> A = ht_tensor(leaves, transfers)
+    >>> phi = [np.einsum("ia,ja,ag->ijg", leaves[2 * j], leaves[2 * j + 1], transfers[0][j]) for j in range(2)]
+    >>> bool(np.allclose(A, np.einsum("ija,kla,a->ijkl", phi[0], phi[1], transfers[1][0, :, 0])))
+    True
+    """
+    leaves, transfers = _check_ht(leaves, transfers)
+    M, N = leaves[0].shape[0], len(leaves)
+    nodes = leaves  # each node: (M^(size of its subtree), rank)
+    for A in transfers:
+        nodes = [_merge(nodes[2 * j], nodes[2 * j + 1], A[j]) for j in range(len(nodes) // 2)]
+    top = nodes[0]
+    if top.shape[1] == 1:
+        return top[:, 0].reshape((M,) * N)
+    return np.ascontiguousarray(top.T).reshape((top.shape[1],) + (M,) * N)
+
+
+def random_ht(N, M, r, seed, return_factors=False):
+    """A random HT tensor of order ``N``, dimension ``M``, all ranks ``r`` (Gaussian leaves and transfers).
+
+    Leaves have entries ``N(0, 1/M)`` and transfers ``N(0, 1/r)``, so that the
+    entries of the tensor stay of order one as ``N`` grows.
+
+    Returns
+    -------
+    ndarray of shape (M,) * N
+        With ``return_factors=True``, the tuple ``(A, leaves, transfers)``.
+
+    Examples
+    --------
+    >>> A = random_ht(4, 3, 2, seed=0)
+    >>> A.shape, matricization_rank(A, rows=[0, 2])
+    ((3, 3, 3, 3), 4)
+    """
+    N, M, r = as_int(N, "N", minimum=2), as_int(M, "M", minimum=1), as_int(r, "r", minimum=1)
+    if N & (N - 1):
+        raise ValueError(f"N must be a power of two for the binary tree, got {N}")
+    g = _rng(seed)
+    leaves = [g.standard_normal((M, r)) / np.sqrt(M) for _ in range(N)]
+    transfers, n_nodes = [], N
+    while n_nodes > 1:
+        n_nodes //= 2
+        transfers.append(g.standard_normal((n_nodes, r, 1 if n_nodes == 1 else r)) / np.sqrt(r))
+    A = ht_tensor(leaves, transfers)
+    return (A, leaves, transfers) if return_factors else A
+
+
+def cp_to_ht(weights, factors):
+    """Embed a CP model ``sum_k w_k a_1^k (x) ... (x) a_N^k`` in HT form with ranks ``K``.
+
+    The leaves are the CP factors; every transfer is the "diagonal" tensor
+    ``transfers[l][j, a, g] = [a = g]``, so each node carries the products of its
+    leaves' factors term by term; the top transfer is ``w``. The HT model has
+    ``N M K + (N - 2) K^2 + K`` parameters, i.e. ``O(N K max(K, M))``.
+
+    Parameters
+    ----------
+    weights : array_like of shape (K,)
+    factors : sequence of N arrays of shape (M, K)
+
+    Returns
+    -------
+    leaves, transfers
+        Accepted by ``ht_tensor``.
+
+    Examples
+    --------
+    >>> g = np.random.default_rng(0)
+    >>> w, F = g.standard_normal(3), [g.standard_normal((2, 3)) for _ in range(4)]
+    >>> A = ht_tensor(*cp_to_ht(w, F))
+    >>> bool(np.allclose(A, np.einsum("k,ik,jk,lk,mk->ijlm", w, *F)))
+    True
+    """
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    K = w.shape[0]
+    factors = [as_matrix(f, f"factors[{i}]") for i, f in enumerate(factors)]
+    for i, f in enumerate(factors):
+        if f.shape[1] != K:
+            raise ValueError(f"factors[{i}] must have K = {K} columns (one per weight), got shape {f.shape}")
+    N = len(factors)
+    if N < 2 or N & (N - 1):
+        raise ValueError(f"the number of factors N must be a power of two >= 2, got {N}")
+    eye = np.eye(K)
+    transfers, n_nodes = [], N
+    while n_nodes > 2:
+        n_nodes //= 2
+        transfers.append(np.broadcast_to(eye, (n_nodes, K, K)).copy())
+    transfers.append(w.reshape(1, K, 1))
+    return factors, transfers
+
+
+def matricization_rank(A, rows, tol=None, method="sketch", seed=0):
+    """The rank of the matricization of ``A`` with the modes ``rows`` indexing rows.
+
+    Parameters
+    ----------
+    A : ndarray of order N
+    rows : sequence of int
+        Distinct modes in ``0 .. N-1`` (the others index columns), e.g. the odd
+        modes ``[0, 2, 4, ...]`` or the first half ``[0, 1, ..., N/2 - 1]``.
+    tol : float, optional
+        Singular values above ``tol`` count; default ``sigma_max * max(shape) * eps``
+        (numpy's ``matrix_rank`` rule).
+    method : {"sketch", "svd"}, default="sketch"
+        ``"svd"``: singular values of the whole matrix. ``"sketch"``: singular
+        values of ``A_mat Omega`` for Gaussian ``Omega`` with ``k`` columns,
+        doubling ``k`` until the rank found is below ``k``; almost surely
+        ``rank(A_mat Omega) = min(rank(A_mat), k)``, so this is the same rank at
+        the cost of products with ``k`` columns instead of a full SVD.
+    seed : int or numpy.random.Generator, default=0
+        For ``Omega``.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> u, v = np.ones(3), np.arange(3.0)
+    >>> A = np.einsum("i,j,k,l->ijkl", u, v, u, v) + np.einsum("i,j,k,l->ijkl", v, v, u, u)
+    >>> matricization_rank(A, rows=[0, 1]), matricization_rank(A, rows=[0, 2], method="svd")
+    (2, 2)
+    """
+    A = np.asarray(A, dtype=np.float64)
+    if not np.all(np.isfinite(A)):
+        raise ValueError("A must contain only finite values")
+    rows = [as_int(m, "rows", minimum=0) for m in rows]
+    if len(set(rows)) != len(rows) or any(m >= A.ndim for m in rows) or not 0 < len(rows) < A.ndim:
+        raise ValueError(f"rows must be distinct modes of the order-{A.ndim} tensor, neither none nor all, got {rows}")
+    if method not in ("sketch", "svd"):
+        raise ValueError(f"method must be one of ('sketch', 'svd'), got {method!r}")
+    cols = [m for m in range(A.ndim) if m not in rows]
+    n_rows = int(np.prod([A.shape[m] for m in rows]))
+    mat = np.transpose(A, rows + cols).reshape(n_rows, -1)
+    eps = np.finfo(np.float64).eps
+
+    def rank_of(S, shape):
+        cut = S[0] * max(shape) * eps if tol is None else tol
+        return int(np.sum(S > cut))
+
+    if method == "svd":
+        S = np.linalg.svd(mat, compute_uv=False)
+        return rank_of(S, mat.shape) if S.size else 0
+    g = _rng(seed)
+    small = min(mat.shape)
+    k = min(32, small)
+    while True:
+        Y = mat @ g.standard_normal((mat.shape[1], k))
+        S = np.linalg.svd(Y, compute_uv=False)
+        rank = rank_of(S, mat.shape)
+        if rank < k or k == small:
+            return rank
+        k = min(2 * k, small)

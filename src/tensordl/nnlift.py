@@ -24,8 +24,10 @@ samples give implicitly (``tensordl.moments.Moment3``). ``NNLift.fit``:
    ``c_m = a2_j E[sigma^(m)(z + b1_j)]``, ``z ~ N(0, 1)``; the ratio
    ``c2 / c1 = (log g)'(b)``, ``g(b) = E[sigma'(z + b)]``, is strictly monotone for
    the log-concave ``sigma'`` of the sigmoid and tanh, so ``b1_j`` is one root.
-   (The paper's Fourier method weights samples by ``1 / p(x)``, whose second
-   moment is infinite for Gaussian inputs; see the chapter.)
+   The paper's Fourier method is ``fourier_bias`` (``bias="fourier"``): it
+   weights samples by ``1 / p(x)``, whose second moment is infinite for Gaussian
+   inputs -- indeed ``E[y^2 / p^2] = int y^2 / p = inf`` for any density on R^d
+   when ``y`` does not decay -- so it is not the default; see the chapter.
 3. fits ``a2, b2`` by ridge regression on the features ``sigma(A1^T x + b1)``.
 
 The sign of each ``a_j`` is not identified by the odd-order tensor, and need not
@@ -42,7 +44,7 @@ from .data import rng as _rng
 from .decomposition import cp_als, jennrich, slice_subspace, tensor_power_method, whiten
 from .moments import Moment3, moment2
 
-__all__ = ["ACTIVATIONS", "activation", "stein_coefficients", "planted_network", "NNLift"]
+__all__ = ["ACTIVATIONS", "activation", "stein_coefficients", "planted_network", "fourier_bias", "NNLift"]
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(80)  # E[h(z)], z ~ N(0, 1)
@@ -107,6 +109,99 @@ def planted_network(d, k, seed, activation_name="sigmoid", orthonormal=True, bia
     return A1, b1, a2, float(g.normal(0.0, 0.1))
 
 
+def _cap_directions(a, eps, m, g):
+    """``m`` unit vectors uniform on the cap ``{u : u.a >= 1 - eps^2 / 2}`` of the sphere."""
+    d = a.shape[0]
+    if d == 1:
+        return np.tile(a, (m, 1))
+    c0 = 1 - eps**2 / 2
+    c = np.linspace(c0, 1.0, 2001)
+    dens = (1 - c**2).clip(1e-12) ** ((d - 3) / 2)  # the density of u.a on the sphere S^(d-1)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(c))])
+    cos = np.interp(g.uniform(0, cdf[-1], m), cdf, c)
+    R = g.standard_normal((m, d))
+    R -= np.outer(R @ a, a)
+    R /= np.linalg.norm(R, axis=1, keepdims=True)
+    return cos[:, None] * a + np.sqrt(1 - cos**2)[:, None] * R
+
+
+def fourier_bias(X, y, A1, a2_sign, seed, log_density=None, eps=0.1):
+    """The paper's Fourier estimate of ``b1`` (Janzamin et al. 2015, Procedure 2).
+
+    With ``F(w) = int f(x) exp(-2 pi i <w, x>) dx``, a unit ``a2 sigma(a.x + b)``
+    contributes ``a2 Sigma(w.a) exp(2 pi i (w.a) b)`` along ``w`` parallel to ``a``.
+    For each column ``a_l`` the estimate is
+
+        v_l = (1/n) sum_i y_i / p(x_i) exp(-2 pi i <w_i, x_i>),
+
+    each ``w_i`` uniform on ``{||w|| = 1/2, <w, a_l> >= (1 - eps^2 / 2) / 2}``, and
+    ``b_l = (angle(v_l) - angle(Sigma(1/2)) - angle(a2_l)) / pi``, in ``(-1, 1]``:
+    ``angle(Sigma(1/2)) = -pi/2`` for the sigmoid and tanh (``Sigma(xi)`` is
+    ``-i pi / sinh(2 pi^2 xi)`` and ``-i pi / sinh(pi^2 xi)`` away from 0), and the
+    sign of ``a2_l`` (in the orientation of ``a_l``) adds ``pi`` when negative.
+    The estimator is unbiased but its variance is ``int y^2 / p - |F|^2``,
+    infinite for any ``p`` on R^d with non-decaying ``y``; it is usable only on a
+    bounded domain.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    y : ndarray of shape (n,)
+    A1 : ndarray of shape (d, k)
+        Unit columns (the recovered directions).
+    a2_sign : array_like of shape (k,)
+        Signs of the output weights in the orientation of ``A1``'s columns.
+    seed : int or numpy.random.Generator
+        For the frequencies ``w_i``.
+    log_density : callable, optional
+        ``log p`` of the rows of ``X`` (the sampling density); standard Gaussian
+        when omitted.
+    eps : float, default=0.1
+        Angular width of the frequency cap.
+
+    Returns
+    -------
+    ndarray of shape (k,)
+
+    Examples
+    --------
+    Inputs uniform on ``[-4.5, 4.5]`` (a bounded domain, where ``1/p`` is bounded):
+
+    >>> g = np.random.default_rng(0)
+    >>> X = g.uniform(-4.5, 4.5, (400000, 1))
+    >>> y = np.tanh(X[:, 0] + 0.3)
+    >>> b = fourier_bias(X, y, np.ones((1, 1)), [1.0], seed=0, log_density=lambda X: np.full(len(X), -np.log(9.0)))
+    >>> bool(abs(b[0] - 0.3) < 0.15)
+    True
+    """
+    X, y = as_samples(X, y)
+    n, d = X.shape
+    A1 = as_matrix(A1, "A1")
+    if A1.shape[0] != d:
+        raise ValueError(f"A1 must have d = {d} rows (one per input), got shape {A1.shape}")
+    a2_sign = np.asarray(a2_sign, dtype=np.float64).reshape(-1)
+    if a2_sign.shape[0] != A1.shape[1] or not np.all(np.isin(np.sign(a2_sign), (-1.0, 1.0))):
+        raise ValueError(f"a2_sign must hold {A1.shape[1]} nonzero signs, got {a2_sign!r}")
+    if not 0 < eps <= 1:
+        raise ValueError(f"eps must be in (0, 1], got {eps!r}")
+    g = _rng(seed)
+    if log_density is None:
+        log_p = -0.5 * np.sum(X**2, axis=1) - 0.5 * d * np.log(2 * np.pi)
+    else:
+        log_p = np.asarray(log_density(X), dtype=np.float64).reshape(-1)
+        if log_p.shape != (n,) or not np.all(np.isfinite(log_p)):
+            raise ValueError("log_density must return n finite values, one per row of X")
+    log_w = -log_p - np.max(-log_p)  # the common scale does not change the phase
+    b = np.empty(A1.shape[1])
+    for j in range(A1.shape[1]):
+        a = A1[:, j] / np.linalg.norm(A1[:, j])
+        W = 0.5 * _cap_directions(a, eps, n, g)
+        v = np.sum(y * np.exp(log_w - 2j * np.pi * np.sum(W * X, axis=1)))
+        phase = np.angle(v) + np.pi / 2 - (np.pi if a2_sign[j] < 0 else 0.0)
+        b[j] = (np.angle(np.exp(1j * phase))) / np.pi
+    return b
+
+
 class NNLift:
     """NN-LIFT for ``E[y|x] = <a2, sigma(A1^T x + b1)> + b2`` with standard Gaussian inputs.
 
@@ -122,6 +217,9 @@ class NNLift:
         Robust tensor power method.
     ridge : float, default=1e-6
         Ridge weight for ``a2, b2`` (relative to ``n``).
+    bias : {"stein", "fourier"}, default="stein"
+        How ``b1`` is estimated: the Stein-moment ratio (module docstring) or the
+        paper's Fourier method (``fourier_bias``, Gaussian ``p``).
 
     Attributes (after ``fit``)
     --------------------------
@@ -142,10 +240,11 @@ class NNLift:
     True
     """
 
-    def __init__(self, k, activation="sigmoid", method="power", n_restarts=20, n_iter=40, ridge=1e-6):
+    def __init__(self, k, activation="sigmoid", method="power", n_restarts=20, n_iter=40, ridge=1e-6, bias="stein"):
         self.k = as_int(k, "k", minimum=1)
         self.activation = as_choice(activation, "activation", ("sigmoid", "tanh"))
         self.method = as_choice(method, "method", ("power", "whiten", "cp"))
+        self.bias = as_choice(bias, "bias", ("stein", "fourier"))
         self.n_restarts = as_int(n_restarts, "n_restarts", minimum=1)
         self.n_iter = as_int(n_iter, "n_iter", minimum=1)
         if not np.isfinite(ridge) or ridge < 0:
@@ -169,7 +268,10 @@ class NNLift:
         c1 = np.linalg.lstsq(A, X.T @ y / n, rcond=None)[0]
         Ap = np.linalg.pinv(A)
         c2 = np.diag(Ap @ moment2(X, y) @ Ap.T)
-        self.b1 = np.array([self._bias(r) for r in c2 / np.where(np.abs(c1) > 1e-300, c1, 1e-300)])
+        if self.bias == "fourier":
+            self.b1 = fourier_bias(X, y, A, np.where(c1 < 0, -1.0, 1.0), g)
+        else:
+            self.b1 = np.array([self._bias(r) for r in c2 / np.where(np.abs(c1) > 1e-300, c1, 1e-300)])
         H = np.column_stack([activation(self.activation, X @ A + self.b1), np.ones(n)])
         coef = np.linalg.solve(H.T @ H + self.ridge * n * np.eye(self.k + 1), H.T @ y)
         self.A1, self.a2, self.b2 = A, coef[:-1], float(coef[-1])

@@ -38,6 +38,7 @@ __all__ = [
     "unit_gates",
     "path_gates",
     "path_sum",
+    "squared_loss_expansion",
     "path_norm",
     "gate_flips",
 ]
@@ -501,3 +502,56 @@ def gate_flips(weights, direction, x, interval=(-1.0, 1.0), n_grid=2001):
                 b = mid
         flips.append(0.5 * (a + b))
     return np.asarray(flips)
+
+
+def squared_loss_expansion(weights, X, Y):
+    """The mean squared error as a quadratic polynomial in the path products (Choromanska et al.).
+
+    With the gates ``pi(p, x)`` of the ReLU network held at their values for
+    ``weights``, the loss ``E = (1/m) sum_s ||Y_s - Phi(x_s)||^2`` is
+
+        E = C + sum_p q_p P_p + sum_{p, p'} Q_{p p'} P_p P_p',    P_p = prod_k W_k[l_{k+1}, l_k],
+
+    with ``A_{s p} = x_{s, l_0(p)} pi(p, x_s)``, ``C = (1/m) sum_s ||Y_s||^2``,
+    ``q_p = -(2/m) sum_s Y_{s, l_d(p)} A_{s p}`` and
+    ``Q_{p p'} = (1/m) sum_s A_{s p} A_{s p'} [l_d(p) = l_d(p')]``.
+
+    Parameters
+    ----------
+    weights : list of ndarray
+    X : ndarray of shape (m, width[0])
+    Y : ndarray of shape (m, width[-1])
+
+    Returns
+    -------
+    C : float
+    q : ndarray of shape (n_paths,)
+    Q : ndarray of shape (n_paths, n_paths)
+    P : ndarray of shape (n_paths,)
+        The path products, in the order of ``enumerate_paths``.
+
+    Examples
+    --------
+    >>> W = [np.array([[1.0, -2.0], [0.5, 1.0]]), np.array([[1.0, 2.0]])]
+    >>> X, Y = np.array([[1.0, 0.2], [0.3, -1.0]]), np.array([[0.5], [1.0]])
+    >>> C, q, Q, P = squared_loss_expansion(W, X, Y)
+    >>> mse = np.mean(np.sum((Y - forward(W, X)) ** 2, axis=1))
+    >>> bool(np.isclose(C + q @ P + P @ Q @ P, mse))
+    True
+    """
+    mats, widths = as_weights(weights)
+    X = as_matrix(X, "X", n_cols=widths[0])
+    Y = as_matrix(Y, "Y", n_cols=widths[-1])
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(f"Y must have one row per row of X ({X.shape[0]}), got {Y.shape[0]}")
+    paths = enumerate_paths(widths)
+    _check_budget(len(paths) ** 2, 1, "squared_loss_expansion")
+    gates = path_gates(mats, X) if len(mats) > 1 else 1.0  # no hidden layer: every path is open
+    A = gates * X[:, paths[:, 0]]
+    out = paths[:, -1]
+    m = X.shape[0]
+    C = float(np.sum(Y**2) / m)
+    q = -2.0 / m * np.sum(Y[:, out] * A, axis=0)
+    Q = (A.T @ A / m) * (out[:, None] == out[None, :])
+    P = path_tensor(mats).reshape(-1)
+    return C, q, Q, P

@@ -3,7 +3,7 @@
 Slides: the "[Choromanska, Henaff, Mathieu, LeCun, Ben Arous]" slides from "The
 loss 'looks' like a polynomial" to "Pros / Cons", and "Deep Networks and Spin
 Glasses" (all three). Papers: Choromanska et al. (2015); Auffinger, Ben Arous &
-Cerny (2013). Used by the spin-glass chapter (in preparation).
+Cerny (2013). Used by ``notebooks/06_spin_glass_landscapes.md``.
 
 The Hamiltonian of the slide, on the sphere ``||w||^2 = Lambda`` (``n`` here),
 
@@ -38,6 +38,7 @@ __all__ = [
     "SphericalSpinGlass",
     "DescentResult",
     "descend",
+    "newton_critical",
     "hessian_index",
     "threshold_energy",
     "ground_state_energy",
@@ -162,9 +163,8 @@ def hessian_index(glass, W):
     W = glass._check(W)
     out = np.empty(len(W), dtype=int)
     for b, w in enumerate(W):
-        Hm = glass.hessian(w)
-        P = np.linalg.qr(np.column_stack([w, np.eye(glass.n)[:, :-1]]))[0][:, 1:]  # tangent basis
-        out[b] = int(np.sum(np.linalg.eigvalsh(P.T @ Hm @ P) < 0))
+        P = _tangent_basis(w)
+        out[b] = int(np.sum(np.linalg.eigvalsh(P.T @ glass.hessian(w) @ P) < 0))
     return out
 
 
@@ -249,6 +249,66 @@ def descend(glass, n_restarts, seed, tol=1e-6, max_iter=20000, lr=None, device=N
         W[idx[~done]] = np.sqrt(glass.n) * step / np.linalg.norm(step, axis=1, keepdims=True)
     G = glass.grad(W)
     gn = np.linalg.norm(G, axis=1) / np.sqrt(glass.n)
+    return DescentResult(W, glass.energy(W), gn, n_iter, gn < tol)
+
+
+def _tangent_basis(w):
+    """An orthonormal basis ``(n, n - 1)`` of the tangent space ``w^perp``."""
+    n = w.shape[0]
+    return np.linalg.qr(np.column_stack([w, np.eye(n)[:, :-1]]))[0][:, 1:]
+
+
+def newton_critical(glass, W0, tol=1e-10, max_iter=100, max_step=0.5):
+    """Riemannian Newton's method on the gradient: critical points of any index, from each row of ``W0``.
+
+    At ``w`` the step ``xi`` solves ``Hess_R xi = -grad_R L`` in the tangent space
+    (so it is attracted to saddles as well as minima), is shortened to at most
+    ``max_step * sqrt(n)``, and is retracted to the sphere. Use ``hessian_index``
+    on the converged end points to sort them by index.
+
+    Parameters
+    ----------
+    glass : SphericalSpinGlass
+    W0 : ndarray of shape (B, n)
+        Starting points on the sphere.
+    tol : float, default=1e-10
+        Stop when the Riemannian gradient norm over ``sqrt(n)`` is below ``tol``.
+    max_iter : int, default=100
+    max_step : float, default=0.5
+
+    Returns
+    -------
+    DescentResult
+
+    Examples
+    --------
+    >>> glass = SphericalSpinGlass(10, 3, seed=0)
+    >>> W0 = np.random.default_rng(1).standard_normal((6, 10))
+    >>> res = newton_critical(glass, W0 * np.sqrt(10) / np.linalg.norm(W0, axis=1, keepdims=True))
+    >>> bool(res.converged.all()), bool(np.all(res.grad_norm < 1e-10))
+    (True, True)
+    """
+    W = glass._check(W0).copy()
+    max_iter = as_int(max_iter, "max_iter", minimum=1)
+    if not (tol > 0) or not (max_step > 0):
+        raise ValueError(f"tol and max_step must be > 0, got {tol!r} and {max_step!r}")
+    n = glass.n
+    n_iter = np.full(len(W), max_iter)
+    for b in range(len(W)):
+        w = W[b]
+        for it in range(max_iter):
+            g = glass.grad(w[None, :])[0]
+            if np.linalg.norm(g) / np.sqrt(n) < tol:
+                n_iter[b] = it
+                break
+            P = _tangent_basis(w)
+            xi = P @ np.linalg.lstsq(P.T @ glass.hessian(w) @ P, -(P.T @ g), rcond=None)[0]
+            step = np.linalg.norm(xi)
+            if step > max_step * np.sqrt(n):
+                xi *= max_step * np.sqrt(n) / step
+            w = np.sqrt(n) * (w + xi) / np.linalg.norm(w + xi)
+        W[b] = w
+    gn = np.linalg.norm(glass.grad(W), axis=1) / np.sqrt(n)
     return DescentResult(W, glass.energy(W), gn, n_iter, gn < tol)
 
 

@@ -1,0 +1,205 @@
+"""Convolutional arithmetic circuits: the shallow (CP) and deep (HT) networks of Cohen, Sharir & Shashua.
+
+Slides: every "[Cohen, Sharir, Shashua'15]" slide, from "Consider an input
+image x and its features" to their "Pros / Cons". Paper: Cohen, Sharir &
+Shashua (2016), "On the expressive power of deep learning: a tensor analysis".
+Used by ``notebooks/05_depth_efficiency.md``.
+
+An input is ``N`` patches with features ``Phi(x^i) in R^M``, a batch of them an
+array ``Phi`` of shape ``(B, N, M)``. The score of class ``y`` is the contraction
+
+    h_y(x) = sum_{d_1..d_N} A^y_{d_1..d_N} prod_i Phi_{d_i}(x^i).
+
+``ShallowConvAC`` takes ``A^y`` in CP form -- one hidden layer of ``K`` units, each
+a product over the patches of a linear map of the features ("product
+pooling") -- and ``DeepConvAC`` in Hierarchical Tucker form: ``L = log2 N``
+levels, each a 1x1 linear map (the transfer of the level) followed by product
+pooling of neighbouring pairs. ``shared=True`` gives every patch the same
+weights (a convolution). ``.tensor()`` returns ``A^y`` as a dense array, so that
+``forward`` can be checked against the contraction.
+"""
+
+import math
+
+import numpy as np
+import torch
+
+from .decomposition import ht_tensor
+
+__all__ = ["ShallowConvAC", "DeepConvAC", "contract"]
+
+
+def _power_of_two(N):
+    if not isinstance(N, int) or N < 2 or N & (N - 1):
+        raise ValueError(f"N must be a power of two >= 2 for the binary tree, got {N!r}")
+    return N
+
+
+def _positive(value, name):
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def _check_phi(Phi, N, M):
+    if not isinstance(Phi, torch.Tensor):
+        raise TypeError(f"Phi must be a torch.Tensor, got {type(Phi).__name__}")
+    if Phi.ndim != 3 or Phi.shape[1:] != (N, M):
+        raise ValueError(f"Phi must have shape (B, N={N}, M={M}), got {tuple(Phi.shape)}")
+    return Phi
+
+
+def contract(A, Phi, max_entries=2**24):
+    """``sum A_{d_1..d_N} prod_i Phi[b, i, d_i]`` for each row of the batch (the dense reference).
+
+    The patches are contracted one at a time, from the last, as matrix
+    products on a chunk of the batch whose intermediate holds at most about
+    ``max_entries`` numbers.
+
+    Parameters
+    ----------
+    A : ndarray of shape (M,) * N or (Y,) + (M,) * N
+    Phi : ndarray of shape (B, N, M)
+    max_entries : int, default=2**24
+
+    Returns
+    -------
+    ndarray of shape (B,) or (B, Y)
+
+    Examples
+    --------
+    >>> A = np.ones((2, 2))
+    >>> contract(A, np.array([[[1.0, 2.0], [3.0, 4.0]]]))
+    array([21.])
+    """
+    A, Phi = np.asarray(A, dtype=np.float64), np.asarray(Phi, dtype=np.float64)
+    if Phi.ndim != 3:
+        raise ValueError(f"Phi must have shape (B, N, M), got {Phi.shape}")
+    B, N, M = Phi.shape
+    if A.shape[-N:] != (M,) * N or A.ndim not in (N, N + 1):
+        raise ValueError(f"A must have shape (M,)*N or (Y,)+(M,)*N with N={N}, M={M}, got {A.shape}")
+    Ymat = A.reshape(-1, M**N)  # (Y, M^N), Y = 1 for a single tensor
+    chunk = max(1, max_entries // max(Ymat.size // M, 1))
+    out = np.empty((B, Ymat.shape[0]))
+    for s in range(0, B, chunk):
+        P = Phi[s : s + chunk]
+        T = P[:, N - 1] @ Ymat.reshape(-1, M).T  # (c, Y M^(N-1)): the last patch, one GEMM
+        for i in range(N - 2, -1, -1):  # then the others, last remaining mode first
+            T = np.matmul(T.reshape(len(P), -1, M), P[:, i, :, None])[..., 0]
+        out[s : s + chunk] = T
+    return out[:, 0] if A.ndim == N else out
+
+
+class ShallowConvAC(torch.nn.Module):
+    """The shallow network of the slide: ``h_y = sum_k alpha^y_k prod_i <a_i^k, Phi(x^i)>``.
+
+    Parameters
+    ----------
+    N, M, K, Y : int
+        Patches, features per patch, hidden units (the CP rank), classes.
+    shared : bool, default=False
+        One ``a^k`` for every patch (weight sharing, a convolution).
+    seed : int, default=0
+        Initialisation (``a`` entries ``N(0, 1/M)``, ``alpha`` entries ``N(0, 1/K)``).
+
+    Examples
+    --------
+    >>> net = ShallowConvAC(N=4, M=3, K=5, Y=2)
+    >>> Phi = torch.randn(7, 4, 3, dtype=torch.float64)
+    >>> bool(np.allclose(net(Phi).detach().numpy(), contract(net.tensor(), Phi.numpy())))
+    True
+    """
+
+    def __init__(self, N, M, K, Y=1, shared=False, seed=0):
+        super().__init__()
+        self.N, self.M = _power_of_two(N), _positive(M, "M")
+        self.K, self.Y, self.shared = _positive(K, "K"), _positive(Y, "Y"), bool(shared)
+        g = torch.Generator().manual_seed(seed)
+        n_maps = 1 if self.shared else self.N
+        self.a = torch.nn.Parameter(torch.randn(n_maps, M, K, generator=g, dtype=torch.float64) / math.sqrt(M))
+        self.alpha = torch.nn.Parameter(torch.randn(K, self.Y, generator=g, dtype=torch.float64) / math.sqrt(K))
+
+    def forward(self, Phi):
+        """Scores of shape ``(B, Y)`` for features ``Phi`` of shape ``(B, N, M)``."""
+        Phi = _check_phi(Phi, self.N, self.M)
+        z = torch.einsum("bnm,nmk->bnk", Phi, self.a.expand(self.N, -1, -1))
+        return z.prod(dim=1) @ self.alpha
+
+    def tensor(self):
+        """``A^y`` of shape ``(Y,) + (M,) * N`` (numpy), from the CP factors."""
+        from tensorly.tenalg import khatri_rao
+
+        a = self.a.detach().expand(self.N, -1, -1).numpy()
+        A = khatri_rao(list(a)) @ self.alpha.detach().numpy()  # (M^N, Y): column k of the KR product is a_1^k (x) ...
+        return np.ascontiguousarray(A.T).reshape((self.Y,) + (self.M,) * self.N)
+
+    def n_parameters(self):
+        """Number of trainable numbers."""
+        return sum(p.numel() for p in self.parameters())
+
+
+class DeepConvAC(torch.nn.Module):
+    """The deep network of the slide: the HT recursion as 1x1 maps and product pooling over ``log2 N`` levels.
+
+    Level 0 maps each patch's features to ``r_0`` channels; level ``l`` multiplies
+    neighbouring pairs channel by channel (product pooling) and maps the result
+    with the transfer of the level to ``r_l`` channels; the last level has one
+    node and ``Y`` outputs.
+
+    Parameters
+    ----------
+    N, M : int
+        Patches (a power of two) and features per patch.
+    ranks : sequence of int
+        ``r_0, ..., r_{L-1}`` (``L = log2 N`` numbers).
+    Y : int, default=1
+    shared : bool, default=False
+        Share the maps of one level across its nodes (a convolution).
+    seed : int, default=0
+
+    Examples
+    --------
+    >>> net = DeepConvAC(N=4, M=3, ranks=[2, 2], Y=2)
+    >>> Phi = torch.randn(5, 4, 3, dtype=torch.float64)
+    >>> bool(np.allclose(net(Phi).detach().numpy(), contract(net.tensor(), Phi.numpy())))
+    True
+    """
+
+    def __init__(self, N, M, ranks, Y=1, shared=False, seed=0):
+        super().__init__()
+        self.N, self.M, self.Y = _power_of_two(N), _positive(M, "M"), _positive(Y, "Y")
+        self.L = N.bit_length() - 1
+        ranks = [_positive(r, "ranks") for r in ranks]
+        if len(ranks) != self.L:
+            raise ValueError(f"ranks must hold L = log2(N) = {self.L} numbers r_0..r_(L-1), got {len(ranks)}")
+        self.ranks, self.shared = ranks, bool(shared)
+        g = torch.Generator().manual_seed(seed)
+
+        def param(*shape, fan_in):
+            return torch.nn.Parameter(torch.randn(*shape, generator=g, dtype=torch.float64) / math.sqrt(fan_in))
+
+        self.leaves = param(1 if shared else N, M, ranks[0], fan_in=M)
+        outs = ranks[1:] + [self.Y]
+        self.transfers = torch.nn.ParameterList(
+            [param(1 if shared else N >> (lv + 1), ranks[lv], outs[lv], fan_in=ranks[lv]) for lv in range(self.L)]
+        )
+
+    def forward(self, Phi):
+        """Scores of shape ``(B, Y)`` for features ``Phi`` of shape ``(B, N, M)``."""
+        Phi = _check_phi(Phi, self.N, self.M)
+        z = torch.einsum("bnm,nmr->bnr", Phi, self.leaves.expand(self.N, -1, -1))
+        for A in self.transfers:
+            z = z[:, 0::2] * z[:, 1::2]  # product pooling of neighbouring nodes
+            z = torch.einsum("bnr,nrs->bns", z, A.expand(z.shape[1], -1, -1))
+        return z[:, 0]
+
+    def tensor(self):
+        """``A^y`` of shape ``(Y,) + (M,) * N`` (numpy), by ``tensordl.decomposition.ht_tensor``."""
+        leaves = list(self.leaves.detach().expand(self.N, -1, -1).numpy())
+        transfers = [A.detach().expand(self.N >> (lv + 1), -1, -1).numpy() for lv, A in enumerate(self.transfers)]
+        A = ht_tensor(leaves, transfers)
+        return A[None] if self.Y == 1 else A
+
+    def n_parameters(self):
+        """Number of trainable numbers."""
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,123 @@
+"""Tests of the Hierarchical Tucker part of tensordl.decomposition and of tensordl.convac."""
+
+import numpy as np
+import pytest
+import tensorly as tl
+import torch
+from tensorly.decomposition import parafac
+
+from tensordl import convac
+from tensordl import decomposition as dec
+
+
+def naive_ht(leaves, transfers):
+    """The slide's recursion with explicit outer products (the oracle)."""
+    nodes = [leaf for leaf in leaves]  # (M, r) per node, trailing rank axis
+    for A in transfers:
+        nxt = []
+        for j in range(len(nodes) // 2):
+            left, right = nodes[2 * j], nodes[2 * j + 1]
+            outer = np.einsum("...a,Pa->...Pa", left, right.reshape(-1, right.shape[-1]))
+            outer = outer.reshape(left.shape[:-1] + right.shape[:-1] + (left.shape[-1],))
+            nxt.append(np.tensordot(outer, A[j], axes=([-1], [0])))
+        nodes = nxt
+    top = nodes[0]
+    return top[..., 0] if top.shape[-1] == 1 else np.moveaxis(top, -1, 0)
+
+
+@pytest.mark.parametrize(("N", "M", "ranks", "Y"), [(2, 3, [2], 1), (4, 3, [2, 3], 1), (8, 2, [2, 2, 3], 2)])
+def test_ht_tensor_equals_the_recursion(N, M, ranks, Y):
+    g = np.random.default_rng(0)
+    leaves = [g.standard_normal((M, ranks[0])) for _ in range(N)]
+    outs = ranks[1:] + [Y]
+    transfers = [g.standard_normal((N >> (lv + 1), ranks[lv], outs[lv])) for lv in range(len(ranks))]
+    assert np.allclose(dec.ht_tensor(leaves, transfers), naive_ht(leaves, transfers), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("N", "M", "r"), [(4, 3, 2), (4, 4, 3), (8, 3, 2)])
+def test_odd_even_rank_is_r_to_the_n_over_2_and_left_right_rank_is_r(N, M, r):
+    A = dec.random_ht(N, M, r, seed=1)
+    odd = list(range(0, N, 2))
+    assert dec.matricization_rank(A, odd) == r ** (N // 2)
+    assert dec.matricization_rank(A, odd, method="svd") == r ** (N // 2)
+    assert dec.matricization_rank(A, list(range(N // 2))) == r
+
+
+def test_matricization_rank_sketch_agrees_with_svd_on_random_matrices():
+    g = np.random.default_rng(2)
+    for rank in [1, 5, 40, 64]:
+        A = (g.standard_normal((64, rank)) @ g.standard_normal((rank, 64))).reshape(8, 8, 8, 8)
+        assert dec.matricization_rank(A, [0, 1]) == rank == dec.matricization_rank(A, [0, 1], method="svd")
+
+
+def test_cp_to_ht_reproduces_the_cp_tensor_and_counts_parameters():
+    g = np.random.default_rng(3)
+    w, F = g.standard_normal(5), [g.standard_normal((3, 5)) for _ in range(8)]
+    leaves, transfers = dec.cp_to_ht(w, F)
+    A = dec.ht_tensor(leaves, transfers)
+    assert np.allclose(A, tl.cp_to_tensor((w, F)), rtol=1e-12, atol=1e-12)
+    n_params = sum(a.size for a in leaves) + sum(t.size for t in transfers)
+    assert n_params == 8 * 3 * 5 + (8 - 2) * 25 + 5
+
+
+def test_cp_fit_of_an_ht_tensor_needs_rank_r_to_the_n_over_2():
+    A = dec.random_ht(4, 3, 2, seed=4)  # CP rank >= 4
+    norm = np.linalg.norm(A)
+    errs = []
+    for rank in [2, 3, 4]:
+        cp = parafac(tl.tensor(A), rank, init="random", random_state=0, n_iter_max=2000, tol=1e-14)
+        errs.append(np.linalg.norm(A - tl.cp_to_tensor(cp)) / norm)
+    assert errs[0] > 1e-3 and errs[1] > 1e-3 and errs[2] < 1e-5
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_conv_ac_forward_equals_the_contraction(shared):
+    Phi = torch.randn(6, 8, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    shallow = convac.ShallowConvAC(8, 3, K=4, Y=2, shared=shared, seed=1)
+    deep = convac.DeepConvAC(8, 3, ranks=[2, 3, 2], Y=2, shared=shared, seed=1)
+    for net in (shallow, deep):
+        out = net(Phi).detach().numpy()
+        assert np.allclose(out, convac.contract(net.tensor(), Phi.numpy()), rtol=1e-10, atol=1e-12)
+
+
+def test_contract_in_chunks_equals_one_chunk():
+    g = np.random.default_rng(6)
+    A, Phi = g.standard_normal((2, 3, 3, 3, 3)), g.standard_normal((10, 4, 3))
+    assert np.allclose(convac.contract(A, Phi, max_entries=1), convac.contract(A, Phi), rtol=1e-13)
+    ref = np.einsum("yabcd,na,nb,nc,nd->ny", A, *[Phi[:, i] for i in range(4)])
+    assert np.allclose(convac.contract(A, Phi), ref, rtol=1e-12)
+
+
+def test_weight_sharing_symmetrises_cp_but_not_ht():
+    shallow = convac.ShallowConvAC(4, 3, K=3, shared=True, seed=2).tensor()[0]
+    deep = convac.DeepConvAC(4, 3, ranks=[3, 3], shared=True, seed=2).tensor()[0]
+    across = (0, 2, 1, 3)  # swaps two patches that the tree pools at different nodes
+    assert np.allclose(shallow, shallow.transpose(across)) and np.allclose(shallow, shallow.transpose(3, 2, 1, 0))
+    assert not np.allclose(deep, deep.transpose(across), atol=1e-3 * np.abs(deep).max())
+    assert np.allclose(deep, deep.transpose(1, 0, 2, 3))  # within a pooled pair shared weights do symmetrise
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: dec.random_ht(6, 3, 2, seed=0), "N must be a power of two"),
+        (lambda: dec.ht_tensor([np.ones((2, 2))] * 3, [np.ones((1, 2, 1))]), "power of two"),
+        (lambda: dec.ht_tensor([np.ones((2, 2))] * 4, [np.ones((2, 2, 2))]), "transfers must hold L = log2"),
+        (lambda: dec.ht_tensor([np.ones((2, 2))] * 4, [np.ones((2, 3, 2)), np.ones((1, 2, 1))]),
+         r"transfers\[0\] must have shape \(2, 2, r_1\)"),
+        (lambda: dec.ht_tensor([np.ones((2, 2))] * 3 + [np.ones((3, 2))], [np.ones((2, 2, 2)), np.ones((1, 2, 1))]),
+         "same shape"),
+        (lambda: dec.cp_to_ht(np.ones(2), [np.ones((3, 3))] * 4), "K = 2 columns"),
+        (lambda: dec.matricization_rank(np.ones((2, 2, 2)), [0, 3]), "rows must be distinct modes"),
+        (lambda: dec.matricization_rank(np.ones((2, 2, 2)), [0, 1, 2]), "neither none nor all"),
+        (lambda: dec.matricization_rank(np.ones((2, 2)), [0], method="qr"), "method must be one of"),
+        (lambda: convac.DeepConvAC(4, 3, ranks=[2]), "ranks must hold L"),
+        (lambda: convac.ShallowConvAC(6, 3, K=2), "N must be a power of two"),
+        (lambda: convac.ShallowConvAC(4, 3, K=2)(torch.ones(2, 4, 2, dtype=torch.float64)), "Phi must have shape"),
+        (lambda: convac.contract(np.ones((3, 3)), np.ones((2, 2, 2))), "A must have shape"),
+        (lambda: convac.contract(np.ones((3, 3)), np.ones((2, 3))), "Phi must have shape"),
+    ],
+)
+def test_errors_name_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
