@@ -92,12 +92,16 @@ def performance_tables():
             out += [f"| {r['method']} | {r['median_s']:.4g} | {r['median_s'] / best:.3g}× |" for r in case["rows"]]
             out.append("")
         out += ["| target | measured ratio | required | met |", "|---|---|---|---|"]
-        out += [
-            f"| {t['what']} | {t['ratio']:.3g}× | ≥ {t['min']:g}× | {'yes' if t['ratio'] >= t['min'] else '**no**'} |"
-            for t in res["targets"]
-        ]
+        out += [_target_row(t) for t in res["targets"]]
         out.append("")
     return "\n".join(out) if out else "No benchmark results are committed yet."
+
+
+def _target_row(t):
+    """A target line; ``min: null`` marks a ratio that is reported without a target."""
+    if t["min"] is None:
+        return f"| {t['what']} | {t['ratio']:.3g}× | none | — |"
+    return f"| {t['what']} | {t['ratio']:.3g}× | ≥ {t['min']:g}× | {'yes' if t['ratio'] >= t['min'] else '**no**'} |"
 
 
 def fill(page, marker, text):
