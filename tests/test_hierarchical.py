@@ -34,6 +34,32 @@ def test_ht_tensor_equals_the_recursion(N, M, ranks, Y):
     assert np.allclose(dec.ht_tensor(leaves, transfers), naive_ht(leaves, transfers), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize(("a", "g"), [(2, 3), (4, 1), (9, 9)])  # the last one takes the BLAS branch
+def test_merge_kernel_against_its_python_source_and_numpy(a, g):
+    rng = np.random.default_rng(7)
+    left, right, A = rng.standard_normal((5, a)), rng.standard_normal((6, a)), rng.standard_normal((a, g))
+    ref = np.einsum("pa,qa,ag->pqg", left, right, A).reshape(30, g)
+    assert np.allclose(dec._merge(left, right, A), ref, rtol=1e-13, atol=1e-13)
+    LA, out = np.ascontiguousarray(left[:, :, None] * A[None]), np.empty((5, 6, g))
+    dec._merge_kernel.py_func(LA, np.ascontiguousarray(right.T), out)
+    assert np.allclose(out.reshape(30, g), ref, rtol=1e-13, atol=1e-13)
+
+
+def test_ht_tensor_does_not_depend_on_thread_count():
+    import numba
+
+    _, leaves, transfers = dec.random_ht(8, 3, 2, seed=8, return_factors=True)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = dec.ht_tensor(leaves, transfers)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = dec.ht_tensor(leaves, transfers)
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(one, many)
+
+
 @pytest.mark.parametrize(("N", "M", "r"), [(4, 3, 2), (4, 4, 3), (8, 3, 2)])
 def test_odd_even_rank_is_r_to_the_n_over_2_and_left_right_rank_is_r(N, M, r):
     A = dec.random_ht(N, M, r, seed=1)

@@ -20,8 +20,9 @@ slide's recursion over a binary tree, ``N = 2^L``:
     phi^{0,j,a} = leaves[j][:, a],
     phi^{l,j,g} = sum_a transfers[l-1][j, a, g] phi^{l-1,2j,a} (x) phi^{l-1,2j+1,a},
 
-(0-based ``j``), and ``A = phi^{L,0}``. ``ht_tensor`` computes each node as one
-matrix product per output channel, ``(left * a_g) @ right^T``; ``cp_to_ht`` embeds a CP model in HT form with
+(0-based ``j``), and ``A = phi^{L,0}``. ``ht_tensor`` computes each node by a
+compiled loop that writes each entry once (or, for wide ranks, by one matrix
+product per output channel); ``cp_to_ht`` embeds a CP model in HT form with
 identity transfers, and ``matricization_rank`` measures the ranks of the
 matricizations that carry the depth-efficiency theorem.
 """
@@ -29,6 +30,7 @@ matricizations that carry the depth-efficiency theorem.
 import warnings
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from ._checks import as_int, as_matrix
@@ -93,6 +95,15 @@ def _as_operator(T):
     return _Dense(T)
 
 
+def _operator_and_k(T, k):
+    """The tensor as an operator, and ``k`` checked against its dimension."""
+    op = _as_operator(T)
+    k = as_int(k, "k", minimum=1)
+    if k > op.d:
+        raise ValueError(f"k must be at most d = {op.d}, got {k}")
+    return op, k
+
+
 @dataclass
 class PowerResult:
     """Components found by ``tensor_power_method``.
@@ -155,10 +166,7 @@ def tensor_power_method(T, k, n_restarts, n_iter, seed, tol=1e-8):
     >>> res.weights.round(6), np.abs(res.factors).round(6)[:, 0]
     (array([2., 1.]), array([1., 0., 0.]))
     """
-    op = _as_operator(T)
-    k = as_int(k, "k", minimum=1)
-    if k > op.d:
-        raise ValueError(f"k must be at most d = {op.d}, got {k}")
+    op, k = _operator_and_k(T, k)
     n_restarts = as_int(n_restarts, "n_restarts", minimum=1)
     n_iter = as_int(n_iter, "n_iter", minimum=1)
     g = _rng(seed)
@@ -222,10 +230,7 @@ def simultaneous_power_method(T, k, n_iter, seed, tol=1e-8):
     >>> res.weights.round(6), np.abs(res.factors).round(6)[:, 0]
     (array([2., 1.]), array([0., 1., 0.]))
     """
-    op = _as_operator(T)
-    k = as_int(k, "k", minimum=1)
-    if k > op.d:
-        raise ValueError(f"k must be at most d = {op.d}, got {k}")
+    op, k = _operator_and_k(T, k)
     n_iter = as_int(n_iter, "n_iter", minimum=1)
     V = np.linalg.qr(_rng(seed).standard_normal((op.d, k)))[0]
     moved = np.inf
@@ -420,15 +425,40 @@ def _check_ht(leaves, transfers):
     return leaves, out
 
 
+MERGE_KERNEL_MAX = 64  # a * g at most this: the fused kernel; above, BLAS matrix products
+
+
+@numba.njit(cache=True, parallel=True)
+def _merge_kernel(LA, RT, out):
+    """``out[p, q, h] = sum_b LA[p, b, h] RT[b, q]``: rows in parallel, the inner loop over ``q`` contiguous."""
+    P, a, g = LA.shape
+    Q = RT.shape[1]
+    for p in numba.prange(P):
+        for h in range(g):
+            for q in range(Q):
+                out[p, q, h] = 0.0
+            for b in range(a):
+                c = LA[p, b, h]
+                for q in range(Q):
+                    out[p, q, h] += c * RT[b, q]
+
+
 def _merge(left, right, A):
     """``sum_a A[a, g] left[:, a] (x) right[:, a]`` as a ``(P Q, g)`` matrix, row ``p Q + q``.
 
-    One matrix product per output ``g``, ``(left * A[:, g]) @ right^T``, instead of
-    forming the Khatri--Rao product ``(P Q, a)``: the same flops, done by BLAS
-    without the ``a``-times larger intermediate.
+    The output is ``a`` times smaller than the Khatri--Rao product ``(P Q, a)``
+    and is what costs: for small ``a * g`` a fused compiled loop writes each entry
+    once; otherwise one matrix product per output channel, ``(left * A[:, g]) @ right^T``.
+    The sum over ``a`` runs in a fixed order, so the result does not depend on
+    the number of threads.
     """
+    a, g = A.shape
+    if a * g <= MERGE_KERNEL_MAX:
+        out = np.empty((left.shape[0], right.shape[0], g))
+        _merge_kernel(np.ascontiguousarray(left[:, :, None] * A[None]), np.ascontiguousarray(right.T), out)
+        return out.reshape(-1, g)
     out = np.matmul(left[None] * A.T[:, None, :], right.T)  # (g, P, Q)
-    return out.reshape(A.shape[1], -1).T
+    return out.reshape(g, -1).T
 
 
 def ht_tensor(leaves, transfers):
