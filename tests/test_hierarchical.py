@@ -45,18 +45,9 @@ def test_merge_kernel_against_its_python_source_and_numpy(a, g):
     assert np.allclose(out.reshape(30, g), ref, rtol=1e-13, atol=1e-13)
 
 
-def test_ht_tensor_does_not_depend_on_thread_count():
-    import numba
-
+def test_ht_tensor_does_not_depend_on_thread_count(one_and_all_threads):
     _, leaves, transfers = dec.random_ht(8, 3, 2, seed=8, return_factors=True)
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = dec.ht_tensor(leaves, transfers)
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = dec.ht_tensor(leaves, transfers)
-    finally:
-        numba.set_num_threads(before)
+    one, many = one_and_all_threads(lambda: dec.ht_tensor(leaves, transfers))
     assert np.array_equal(one, many)
 
 

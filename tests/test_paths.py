@@ -128,18 +128,10 @@ def test_same_seed_same_network():
     assert not np.array_equal(a[0], c[0])
 
 
-def test_results_do_not_depend_on_thread_count():
-    numba = pytest.importorskip("numba")
+def test_results_do_not_depend_on_thread_count(one_and_all_threads):
     W = data.random_network([4, 6, 6, 1], seed=19)
     X = data.random_inputs(300, 4, seed=20)
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = paths.path_sum(W, X)
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = paths.path_sum(W, X)
-    finally:
-        numba.set_num_threads(before)
+    one, many = one_and_all_threads(lambda: paths.path_sum(W, X))
     assert np.array_equal(one, many)
 
 

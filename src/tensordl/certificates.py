@@ -229,6 +229,11 @@ class GrowResult:
     history: list = field(default_factory=list)
 
 
+def _warn_uncertified(message):
+    """A ``ConvergenceWarning`` pointing at the caller of the public growing routine."""
+    warnings.warn(message, ConvergenceWarning, stacklevel=3)
+
+
 def grow_rank(Y, lam, seed, r0=1, max_rank=None, mask=None, tol=1e-4, descent_tol=1e-14, max_iter=5000):
     """The meta-algorithm of the "Pros" slide, for the matrix case with ``(l2, l2)``.
 
@@ -289,10 +294,8 @@ def grow_rank(Y, lam, seed, r0=1, max_rank=None, mask=None, tol=1e-4, descent_to
         U = np.column_stack([U, np.sqrt(max(step, 0.0)) * u])
         V = np.column_stack([V, np.sqrt(max(step, 0.0)) * v])
     if not cert.certified:
-        warnings.warn(
-            f"grow_rank stopped at max_rank={max_rank} without a certificate (polar {cert.polar:.4g} > 1)",
-            ConvergenceWarning,
-            stacklevel=2,
+        _warn_uncertified(
+            f"grow_rank stopped at max_rank={max_rank} without a certificate (polar {cert.polar:.4g} > 1)"
         )
     return GrowResult(U, V, cert.certified, cert, history)
 
@@ -520,9 +523,5 @@ def grow_relu_network(X, y, lam, seed, r0=1, max_units=50, tol=1e-3, max_iter=20
         a = np.append(a, sign * np.sqrt(beta))
         W = np.vstack([W, np.sqrt(beta) * w])
     if not cert.certified:
-        warnings.warn(
-            f"grow_relu_network stopped at {len(a)} units without a certificate (polar {cert.polar:.4g})",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
+        _warn_uncertified(f"grow_relu_network stopped at {len(a)} units without a certificate (polar {cert.polar:.4g})")
     return ReluGrowResult(a, W, cert.certified, cert, history)
