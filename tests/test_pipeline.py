@@ -1,6 +1,7 @@
 """Tests of the pipeline helpers: the claims file, glue reading, rules and content stamps."""
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -21,9 +22,46 @@ def test_claims_file_is_valid_and_covers_every_glued_number_in_the_prose():
         assert keys, f"{stem} quotes no glued value"
         unclaimed = sorted(k for k in keys if (stem, k) not in claimed)
         assert not unclaimed, f"{stem} quotes glued values with no claim in tests/claims.yml: {unclaimed}"
+        heads = claims_mod.anchors(text)
         for c in claims:
-            if c["notebook"] == stem:
-                assert f'glue("{c["key"]}"' in text, f"claim {c['id']}: {stem} never glues {c['key']!r}"
+            if c["notebook"] != stem:
+                continue
+            for key in [c["key"], c.get("reference_key"), c.get("se_key"), *c.get("interval_keys", [])]:
+                assert key is None or f'glue("{key}"' in text, f"claim {c['id']}: {stem} never glues {key!r}"
+            for field in ("section", "explained_in"):
+                assert c.get(field, c["section"]) in heads, (
+                    f"claim {c['id']}: {field} {c.get(field)!r} is no heading (levels 1-3) of {stem}"
+                )
+
+
+def test_every_claim_can_fail():
+    """Each rule rejects the value its claim names as a plausible failure.
+
+    Rules judged against a glued reference are checked again, with the run's values,
+    by tests/claims; here a numeric reference is used where the claim has one.
+    """
+    claims = [c for c in claims_mod.load_claims() if c["kind"] != "setting"]
+    assert claims
+    for c in claims:
+        if claims_mod.uses_reference(c["rule"]) and ("reference_key" in c or "se_key" in c):
+            continue  # judged with glued values: tests/claims checks fails_if on each run
+        assert not claims_mod.check_rule(c["rule"], c["fails_if"], c.get("reference")), (
+            f"{c['id']}: the rule {claims_mod.describe_rule(c['rule'])} accepts the failure value "
+            f"{c['fails_if']!r} ({c['failure']})"
+        )
+
+
+def test_paper_values_are_the_papers():
+    """A paper claim says where the paper prints it; no claim cites our internal notes."""
+    internal = re.compile(
+        r"[Dd]esign notes|PAPERS\.md|PAPERS digest|PAPERS calibration|[Cc]alibration run|[Rr]eference calibration"
+    )
+    for c in claims_mod.load_claims():
+        assert not internal.search(json.dumps(c, ensure_ascii=False)), f"{c['id']} cites internal notes"
+        if c["kind"] in ("paper", "disagreement"):
+            assert str(c["where"]).strip(), c["id"]
+    for path in [*(claims_mod.ROOT / "notebooks").glob("*.md"), *(claims_mod.ROOT / "book").glob("*.md")]:
+        assert not internal.search(path.read_text()), f"{path.name} cites internal notes"
 
 
 def test_every_notebook_has_a_parameters_cell_with_quick_and_seed():
@@ -46,6 +84,7 @@ def test_every_notebook_has_a_parameters_cell_with_quick_and_seed():
         ({"value": 0.0625, "rel": 0.1}, 0.06, 0.05),
         ({"equals": 0}, 0, 1),
         ({"equals": True}, True, False),
+        ({"equals": True}, True, 1),
     ],
 )
 def test_rules(rule, good, bad):
@@ -53,26 +92,83 @@ def test_rules(rule, good, bad):
     assert not claims_mod.check_rule(rule, bad)
 
 
+@pytest.mark.parametrize(
+    ("rule", "good", "bad"),
+    [
+        ({"within_se": 3}, 1.29, 1.31),
+        ({"outside_se": 2}, 1.21, 1.19),
+        ({"at_least_ref": 0.0}, 1.0, 0.99),
+        ({"at_most_ref": 0.05}, 1.04, 1.06),
+    ],
+)
+def test_reference_rules(rule, good, bad):
+    assert claims_mod.check_rule(rule, good, reference=1.0, se=0.1)
+    assert not claims_mod.check_rule(rule, bad, reference=1.0, se=0.1)
+    assert not claims_mod.check_rule(rule, good, reference=None, se=0.1)
+    if "within_se" in rule or "outside_se" in rule:
+        assert not claims_mod.check_rule(rule, good, reference=1.0, se=0.0)
+
+
 def test_rules_reject_non_numbers_and_unknown_rules():
     assert not claims_mod.check_rule({"max": 1.0}, float("nan"))
     assert not claims_mod.check_rule({"max": 1.0}, None)
     assert not claims_mod.check_rule({"max": 1.0}, "0.5")
+    assert not claims_mod.check_rule({"max": 1.0}, True)
     with pytest.raises(ValueError, match="unknown rule"):
         claims_mod.check_rule({"approx": 1.0}, 1.0)
 
 
-def test_load_claims_rejects_malformed_files(tmp_path):
-    entry = dict(id="a", notebook="n", key="k", claim="c", source="s", paper="p", rule={"max": 1}, runs=["quick"])
+def _entry(**over):
+    entry = dict(id="a", notebook="n", section="S", key="k", kind="identity", claim="c", source="s",
+                 reference="0", rule={"max": 1}, fails_if=2, failure="f", runs=["quick"])
+    return {**entry, **over}
+
+
+@pytest.mark.parametrize(
+    ("entries", "match"),
+    [
+        ([_entry(), _entry()], "appears twice"),
+        ([{k: v for k, v in _entry().items() if k != "rule"}], "lacks"),
+        ([{k: v for k, v in _entry().items() if k != "section"}], "lacks"),
+        ([_entry(runs=["slow"])], "runs"),
+        ([_entry(kind="result")], "kind"),
+        ([_entry(kind="paper")], "lacks"),
+        ([_entry(kind="theory")], "reference_key"),
+        ([_entry(paper="0.99")], "unknown fields"),
+        ([_entry(rule={"within_se": 2}, reference=1.0)], "se_key"),
+        ([_entry(rule={"within_se": 2}, reference="words", se_key="se")], "numeric reference"),
+        ([_entry(kind="disagreement", where="T1", reference="0.76", interval_keys=["l", "h"],
+                 explained_in="S")], "paper's number"),
+        ([_entry(failure=" ")], "failure"),
+    ],
+)
+def test_load_claims_rejects_malformed_files(tmp_path, entries, match):
     f = tmp_path / "claims.yml"
-    f.write_text(json.dumps([entry, entry]))
-    with pytest.raises(ValueError, match="appears twice"):
+    f.write_text(json.dumps(entries))
+    with pytest.raises(ValueError, match=match):
         claims_mod.load_claims(f)
-    f.write_text(json.dumps([{k: v for k, v in entry.items() if k != "rule"}]))
-    with pytest.raises(ValueError, match="lacks"):
-        claims_mod.load_claims(f)
-    f.write_text(json.dumps([{**entry, "runs": ["slow"]}]))
-    with pytest.raises(ValueError, match="runs"):
-        claims_mod.load_claims(f)
+
+
+def test_check_claim_judges_fails_if_and_disagreement_intervals():
+    glued = {"k": 0.1, "lo": -0.2, "hi": 0.3}
+    assert claims_mod.check_claim(_entry(), glued)[0]
+    assert not claims_mod.check_claim(_entry(fails_if=0.5), glued)[0]
+    assert not claims_mod.check_claim(_entry(), {})[0]
+    dis = _entry(kind="disagreement", where="Table 1", reference=0.76, interval_keys=["lo", "hi"],
+                 explained_in="S", rule={"max": 0.5}, fails_if=0.76)
+    assert claims_mod.check_claim(dis, glued)[0]
+    assert not claims_mod.check_claim(dis, {**glued, "hi": 0.8})[0]
+    assert not claims_mod.check_claim(dis, {**glued, "lo": 0.2})[0]
+    setting = {k: v for k, v in _entry(kind="setting").items() if k in claims_mod.COMMON}
+    assert claims_mod.check_claim(setting, glued)[0]
+    assert not claims_mod.check_claim(setting, {})[0]
+
+
+def test_headings_skip_code_fences_and_anchor_like_myst():
+    text = "# Title\n```{code-cell} ipython3\n# a comment\n```\n## Stein's identity, tested\n#### Deep\n## Title\n"
+    assert claims_mod.headings(text) == [(1, "Title"), (2, "Stein's identity, tested"), (4, "Deep"), (2, "Title")]
+    assert claims_mod.anchors(text) == {"Title": "title", "Stein's identity, tested": "steins-identity-tested"}
+    assert claims_mod.slug("Bands of $E_k$ and `descend`, at Λ = 25") == "bands-of--and-descend-at-λ--25"
 
 
 def test_read_glue_parses_papermill_records(tmp_path):
@@ -143,3 +239,48 @@ def test_a_failing_notebook_is_named_with_its_cell(tmp_path, monkeypatch, capsys
     assert entry["status"] == "failed" and "planted failure" in entry["error"]
     assert "99_broken.md" in err and "raise RuntimeError" in err
     assert (tmp_path / "99_broken.ipynb").exists()  # the partial output is kept for inspection
+
+
+def _glued_notebook(path, values):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("glue(...)")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={claims_mod.GLUE_PREFIX + "text/plain": repr(v)},
+            metadata={"scrapbook": {"name": k, "mime_prefix": claims_mod.GLUE_PREFIX}},
+        )
+        for k, v in values.items()
+    ]
+    nb.cells.append(cell)
+    nbformat.write(nb, path)
+
+
+def test_report_counts_by_kind_lists_disagreements_and_never_counts_settings(tmp_path):
+    import stage_book
+
+    stem = "01_networks_as_polynomials"
+    section = next(t for lvl, t in claims_mod.headings((claims_mod.ROOT / "notebooks" / f"{stem}.md").read_text())
+                   if lvl == 2)
+    _glued_notebook(tmp_path / f"{stem}.ipynb", {"e": 1e-16, "p": 0.5, "n": 12, "r": 0.1, "lo": -0.2, "hi": 0.4})
+    base = dict(notebook=stem, section=section, source="s", reference="0", runs=["full"], failure="f")
+    claims = [
+        {**base, "id": "x-id", "key": "e", "kind": "identity", "claim": "an identity", "rule": {"max": 1e-12},
+         "fails_if": 1.0},
+        {**base, "id": "x-pl", "key": "p", "kind": "planted", "claim": "a recovery", "rule": {"min": 0.9},
+         "fails_if": 0.1},
+        {"id": "x-set", "notebook": stem, "section": section, "key": "n", "kind": "setting",
+         "claim": "a size", "runs": ["full"]},
+        {**base, "id": "x-dis", "key": "r", "kind": "disagreement", "claim": "a correlation", "where": "Table 1",
+         "reference": 0.76, "interval_keys": ["lo", "hi"], "explained_in": section, "rule": {"max": 0.5},
+         "fails_if": 0.76},
+    ]
+    table = stage_book.claims_table("full", tmp_path, claims)
+    assert "3 claims checked, **1 failed**; 1 settings" in table
+    row = next(line for line in table.splitlines() if line.startswith("| [1."))
+    assert row.endswith("| 0 | 0 | 1 | 0 | 1 | **1** |"), row
+    assert "**a correlation** (chapter 1). The paper: 0.76 (Table 1); ours: 0.1 [-0.2, 0.4]" in table
+    assert f"(../notebooks/{stem}.ipynb#{claims_mod.slug(section)})" in table
+    assert "**FAIL**: ours 0.5 does not satisfy ≥ 0.9" in table
+    assert "| exact |" in table and "disagrees (explained)" in table
+    assert "a size = 12" in table

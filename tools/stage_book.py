@@ -15,6 +15,7 @@ status (``status.json`` of the run) and Performance (``benchmarks/results/*.json
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -27,32 +28,145 @@ from execute import BUDGET_S  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
+COUNTED = ("paper", "theory", "identity", "planted", "disagreement")
+COLUMNS = {
+    "paper": "paper",
+    "theory": "theory",
+    "identity": "identity",
+    "planted": "planted",
+    "disagreement": "disagrees",
+}
+
+
 def _cell(text):
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Table-cell text: no pipes or newlines, markdown emphasis and HTML characters escaped."""
+    text = str(text).replace("\n", " ").replace("|", "\\|")
+    return re.sub(r"([*_<>\[\]])", r"\\\1", text)
 
 
 def _fmt(value):
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.4g}"
     return "not found" if value is None else str(value)
 
 
-def claims_table(mode, executed):
-    rows = claims_mod.results(mode, executed)
-    n_ok = sum(r["ok"] for r in rows)
+def _chapters():
+    """Notebook stem -> (number, title, anchors) for every chapter."""
+    out = {}
+    for md in sorted((ROOT / "notebooks").glob("*.md")):
+        text = md.read_text()
+        title = next((t for level, t in claims_mod.headings(text) if level == 1), md.stem)
+        out[md.stem] = (int(md.stem[:2]), title, claims_mod.anchors(text))
+    return out
+
+
+def _link(text, stem, section, chapters):
+    anchor = chapters[stem][2].get(section, "")
+    return f"[{text}](../notebooks/{stem}.ipynb#{anchor})"
+
+
+def _reference(r):
+    if r["kind"] == "theory":
+        return _fmt(r["reference_value"])
+    ref = _cell(r["reference"])
+    return f"{ref} (unverified)" if r.get("unverified") else ref
+
+
+def _ours(r):
+    text = _fmt(r["value"])
+    if r["kind"] == "disagreement" and all(isinstance(v, (int, float)) for v in r["interval"]):
+        return f"{text} [{r['interval'][0]:.3g}, {r['interval'][1]:.3g}]"
+    if isinstance(r["se"], (int, float)) and not isinstance(r["se"], bool):
+        return f"{text} ± {r['se']:.2g}"
+    return text
+
+
+def _second_line(r):
+    where = f"; {r['where']}" if r.get("where") else ""
+    rule = _cell(claims_mod.describe_rule(r["rule"]))
+    return f"<br><small>{_cell(r['source'])}{_cell(where)} · rule {rule} · `{r['id']}`</small>"
+
+
+def claims_table(mode, executed, claims=None):
+    """The Reproducibility report: summary, disagreements, then each chapter's claims."""
+    rows, chapters = claims_mod.results(mode, executed, claims), _chapters()
+    counted = [r for r in rows if r["kind"] != "setting"]
     lines = [
-        f"Run: **{mode}** (`quick = {mode == 'quick'}`). **{n_ok} of {len(rows)} claims pass.**",
+        f"Run: **{mode}** (`quick = {mode == 'quick'}`): {len(counted)} claims checked, "
+        f"**{sum(not r['ok'] for r in counted)} failed**; {len(rows) - len(counted)} settings quoted by "
+        "the prose are listed under their chapters and not counted.",
         "",
-        "| claim | chapter | source | paper's value | rule | ours | verdict |",
-        "|---|---|---|---|---|---|---|",
+        "## Summary",
+        "",
+        "Per chapter: paper results reproduced, theory predictions confirmed, identities exact, planted "
+        "truths recovered, disagreements with a paper (measured and explained), and failures.",
+        "",
+        "| chapter | " + " | ".join(COLUMNS.values()) + " | FAIL |",
+        "|---|" + "---|" * (len(COLUMNS) + 1),
     ]
-    for r in rows:
+    totals = dict.fromkeys([*COUNTED, "FAIL"], 0)
+    for stem, (num, title, _) in chapters.items():
+        mine = [r for r in counted if r["notebook"] == stem]
+        counts = {k: sum(r["ok"] and r["kind"] == k for r in mine) for k in COUNTED}
+        counts["FAIL"] = sum(not r["ok"] for r in mine)
+        for k in totals:
+            totals[k] += counts[k]
+        fails = f"**{counts['FAIL']}**" if counts["FAIL"] else "0"
+        lines.append(f"| [{num}. {_cell(title)}](#report-ch{num:02d}) | "
+                     + " | ".join(str(counts[k]) for k in COUNTED) + f" | {fails} |")
+    lines.append("| **all chapters** | " + " | ".join(f"**{totals[k]}**" for k in COUNTED)
+                 + f" | **{totals['FAIL']}** |")
+    lines += ["", "## Disagreements with the papers", ""]
+    disagreements = [r for r in counted if r["kind"] == "disagreement"]
+    for r in disagreements:
+        num = chapters[r["notebook"]][0]
+        verdict = "" if r["ok"] else " **FAIL: the interval does not exclude the paper's value.**"
         lines.append(
-            f"| {_cell(r['claim'])} (`{r['id']}`) | {{doc}}`/notebooks/{r['notebook']}` | {_cell(r['source'])} "
-            f"| {_cell(r['paper'])} | {_cell(claims_mod.describe_rule(r['rule']))} | {_cell(_fmt(r['value']))} "
-            f"| {'pass' if r['ok'] else '**FAIL**'} |"
+            f"- **{_cell(r['claim'])}** (chapter {num}). The paper: {_reference(r)} ({_cell(r['where'])}); "
+            f"ours: {_ours(r)}. Explained in "
+            f"{_link(_cell(r['explained_in']), r['notebook'], r['explained_in'], chapters)}.{verdict}"
         )
+    if not disagreements:
+        lines.append("No measured disagreement in this run.")
+    lines += ["", "## Chapter by chapter", ""]
+    for stem, (num, title, _) in chapters.items():
+        lines += _chapter_section(stem, num, title, [r for r in rows if r["notebook"] == stem], chapters)
     return "\n".join(lines)
+
+
+def _chapter_section(stem, num, title, rows, chapters):
+    counted = [r for r in rows if r["kind"] != "setting"]
+    settings = [r for r in rows if r["kind"] == "setting"]
+    failed = sum(not r["ok"] for r in counted)
+    out = [
+        f"(report-ch{num:02d})=",
+        f"### {num}. {title}",
+        "",
+        f"::::{{dropdown}} {len(counted)} claims, {failed} failed" + (" (open)" if failed else ""),
+    ]
+    if failed:
+        out.append(":open:")
+    out += [
+        "",
+        ":::{container} claims-table",
+        "| claim | kind | paper or theory value | ours | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    for r in counted:
+        verdict = r["verdict"] if r["ok"] else f"**FAIL**: {_cell(r['why'])}"
+        out.append(
+            f"| {_link(_cell(r['claim']), stem, r['section'], chapters)}{_second_line(r)} | {r['kind']} "
+            f"| {_reference(r)} | {_cell(_ours(r))} | {verdict} |"
+        )
+    out += [":::", ""]
+    if settings:
+        out.append("Settings the chapter quotes (not results): " + "; ".join(
+            f"{_cell(r['claim'])} = {_cell(_fmt(r['value']))}" for r in settings) + ".")
+        out.append("")
+    out += ["::::", ""]
+    return out
 
 
 def status_table(mode, executed):
@@ -104,6 +218,38 @@ def _target_row(t):
     return f"| {t['what']} | {t['ratio']:.3g}× | ≥ {t['min']:g}× | {'yes' if t['ratio'] >= t['min'] else '**no**'} |"
 
 
+_MARKER = re.compile(r"^[ \t]*# NBVAL_CHECK_OUTPUT[ \t]*\n?|[ \t]+# noqa(: [A-Z0-9, ]+)?$", re.MULTILINE)
+
+
+def present(src, dst):
+    """Copy an executed notebook for the page: plumbing hidden, outputs and code otherwise untouched.
+
+    The parameters cell and papermill's injected-parameters cell are tagged ``remove-cell``
+    (they stay in the downloadable notebook); nbval markers and lint comments are dropped
+    from the source shown; the notebook declares the standard ``python3`` kernel.
+    """
+    nb = json.loads(Path(src).read_text())
+    for cell in nb["cells"]:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if {"parameters", "injected-parameters"} & set(tags) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            cell["source"] = _MARKER.sub("", source).lstrip("\n")
+    nb["metadata"]["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    Path(dst).write_text(json.dumps(nb, indent=1, ensure_ascii=False))
+
+
+def mathjax_dir():
+    """MathJax 3 (es5 build) from the pinned ``django-static-mathjax`` wheel: the book serves it itself."""
+    import mathjax
+
+    es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    if not (es5 / "tex-chtml.js").exists():
+        raise SystemExit(f"MathJax not found at {es5}: reinstall the environment (make env)")
+    return es5
+
+
 def fill(page, marker, text):
     src = page.read_text()
     tag = f"<!-- {marker} -->"
@@ -118,7 +264,10 @@ def stage(mode, executed, stage_dir):
     stage_dir.mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, stage_dir / name)
+    # outside _static: Jupyter Book adds every .js file it finds there to every page
+    shutil.copytree(mathjax_dir(), stage_dir / "_extra" / "mathjax")
     shutil.copytree(ROOT / "book", stage_dir / "book")
+    shutil.copytree(ROOT / "book" / "_static", stage_dir / "_static")
     (stage_dir / "notebooks").mkdir()
     missing = []
     for md in sorted((ROOT / "notebooks").glob("*.md")):
@@ -126,7 +275,7 @@ def stage(mode, executed, stage_dir):
         if not ipynb.exists():
             missing.append(md.stem)
             continue
-        shutil.copy(ipynb, stage_dir / "notebooks" / ipynb.name)
+        present(ipynb, stage_dir / "notebooks" / ipynb.name)
     if missing:
         raise SystemExit(f"not executed in {executed}: {missing}; run tools/execute.py --mode {mode} first")
     fill(stage_dir / "book" / "reproducibility.md", "claims-table", claims_table(mode, executed))
