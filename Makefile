@@ -12,6 +12,8 @@ PY     := $(BIN)/python
 export NUMBA_CACHE_DIR := $(CURDIR)/_build/numba_cache
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export PYTHONHASHSEED := 0
+# progress bars (plain tqdm) stay off in executed notebooks: no frozen bars or stderr in the book
+export TQDM_DISABLE := 1
 
 .PHONY: book test env lint unit execute-quick execute-full claims-quick claims-full nbval \
         book-quick book-full browser bench clean

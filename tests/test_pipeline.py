@@ -13,7 +13,14 @@ import execute
 def test_claims_file_is_valid_and_covers_every_glued_number_in_the_prose():
     claims = claims_mod.load_claims()
     notebooks = {p.stem: p for p in (claims_mod.ROOT / "notebooks").glob("*.md")}
-    claimed = {(c["notebook"], c["key"]) for c in claims}
+    # a value is claimed when a claim checks it: its key, or the reference, standard error or
+    # interval a claim's rule compares with
+    claimed = {
+        (c["notebook"], k)
+        for c in claims
+        for k in [c["key"], c.get("reference_key"), c.get("se_key"), *c.get("interval_keys", [])]
+        if k is not None
+    }
     for c in claims:
         assert c["notebook"] in notebooks, f"claim {c['id']} names a notebook that does not exist"
     for stem, path in notebooks.items():
@@ -97,6 +104,8 @@ def test_rules(rule, good, bad):
     [
         ({"within_se": 3}, 1.29, 1.31),
         ({"outside_se": 2}, 1.21, 1.19),
+        ({"above_se": 2}, 1.21, 0.5),
+        ({"below_se": 2}, 0.79, 1.5),
         ({"at_least_ref": 0.0}, 1.0, 0.99),
         ({"at_most_ref": 0.05}, 1.04, 1.06),
     ],
@@ -105,7 +114,7 @@ def test_reference_rules(rule, good, bad):
     assert claims_mod.check_rule(rule, good, reference=1.0, se=0.1)
     assert not claims_mod.check_rule(rule, bad, reference=1.0, se=0.1)
     assert not claims_mod.check_rule(rule, good, reference=None, se=0.1)
-    if "within_se" in rule or "outside_se" in rule:
+    if set(rule) & {"within_se", "outside_se", "above_se", "below_se"}:
         assert not claims_mod.check_rule(rule, good, reference=1.0, se=0.0)
 
 
@@ -140,6 +149,9 @@ def _entry(**over):
         ([_entry(kind="disagreement", where="T1", reference="0.76", interval_keys=["l", "h"],
                  explained_in="S")], "paper's number"),
         ([_entry(failure=" ")], "failure"),
+        ([_entry(rule={"equals": "not certified"}, fails_if=True)], "equals takes"),
+        ([_entry(rule={"equals": True}, fails_if=0)], "type"),
+        ([_entry(kind="theory", reference_key="r", rule={"max": 1.0})], "reference rule"),
     ],
 )
 def test_load_claims_rejects_malformed_files(tmp_path, entries, match):

@@ -38,7 +38,8 @@ Rules: ``{max: x}``, ``{min: x}``, ``{min: a, max: b}``, ``{value: v, abs: t}``,
 ``{value: v, rel: t}``, ``{equals: v}``, and those against the reference
 (``reference_key`` when given, else a numeric ``reference``) and the standard error
 ``se_key``: ``{within_se: k}`` (|ours - ref| <= k se), ``{outside_se: k}``
-(|ours - ref| > k se), ``{at_least_ref: s}`` (ours >= ref - s) and
+(|ours - ref| > k se), the one-sided ``{above_se: k}`` (ours - ref > k se) and
+``{below_se: k}`` (ref - ours > k se), ``{at_least_ref: s}`` (ours >= ref - s) and
 ``{at_most_ref: s}`` (ours <= ref + s).
 """
 
@@ -75,7 +76,7 @@ REQUIRED = {
 OPTIONAL = {"source", "reference", "reference_key", "se_key", "unverified", "where", "rule"}
 ALLOWED = set(COMMON) | OPTIONAL | {f for fields in REQUIRED.values() for f in fields}
 RUNS = ("quick", "full")
-REF_RULES = ("within_se", "outside_se", "at_least_ref", "at_most_ref")
+REF_RULES = ("within_se", "outside_se", "above_se", "below_se", "at_least_ref", "at_most_ref")
 _PROSE_GLUE = re.compile(r"\{glue(?::text|:md)?\}`([^`:]+)(?::[^`]*)?`")
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -118,6 +119,13 @@ def _validate(c, where):
         raise ValueError(f"{where}: rule {c['rule']!r} needs numbers (write 1.0e-12, not 1e-12)")
     if not (_is_number(c["fails_if"]) or isinstance(c["fails_if"], bool)):
         raise ValueError(f"{where}: fails_if must be a number or a boolean, not {c['fails_if']!r}")
+    if "equals" in c["rule"]:
+        if not (_is_number(c["rule"]["equals"]) or isinstance(c["rule"]["equals"], bool)):
+            raise ValueError(f"{where}: equals takes a number or a boolean (glue a count or a flag, not words)")
+        if type(c["fails_if"]) is not type(c["rule"]["equals"]):
+            raise ValueError(f"{where}: fails_if must have the type of the value it stands for")
+    if "reference_key" in c and not uses_reference(c["rule"]):
+        raise ValueError(f"{where}: a reference_key must be what the rule compares with (a reference rule)")
     if uses_reference(c["rule"]):
         if "reference_key" not in c and not _is_number(c.get("reference")):
             raise ValueError(f"{where}: rule {c['rule']!r} needs reference_key or a numeric reference")
@@ -137,7 +145,7 @@ def _is_number(x):
 
 
 def _needs_se(rule):
-    return bool({"within_se", "outside_se"} & set(rule))
+    return bool({"within_se", "outside_se", "above_se", "below_se"} & set(rule))
 
 
 def uses_reference(rule):
@@ -164,6 +172,10 @@ def describe_rule(rule):
         return f"within {rule['within_se']:g} SE of the reference"
     if keys == {"outside_se"}:
         return f"more than {rule['outside_se']:g} SE from the reference"
+    if keys == {"above_se"}:
+        return f"more than {rule['above_se']:g} SE above the reference"
+    if keys == {"below_se"}:
+        return f"more than {rule['below_se']:g} SE below the reference"
     if keys == {"at_least_ref"}:
         return f"≥ reference − {rule['at_least_ref']:g}"
     if keys == {"at_most_ref"}:
@@ -186,6 +198,10 @@ def check_rule(rule, value, reference=None, se=None):
             return abs(gap) <= rule["within_se"] * se
         if "outside_se" in rule:
             return abs(gap) > rule["outside_se"] * se
+        if "above_se" in rule:
+            return gap > rule["above_se"] * se
+        if "below_se" in rule:
+            return -gap > rule["below_se"] * se
         if "at_least_ref" in rule:
             return gap >= -rule["at_least_ref"]
         return gap <= rule["at_most_ref"]
