@@ -36,6 +36,22 @@ def test_tensor_norm_is_dual_of_polar(norms):
     assert np.sum(X * Z) <= cert.tensor_norm(X, norms) * cert.polar(Z, norms) * (1 + 1e-12)
 
 
+def test_tensor_norms_and_polars_have_their_closed_forms():
+    # (l2, l2): nuclear norm and operator norm; (l1, l2): sum and max of row norms,
+    # the sum attained by the row factorization X = sum_i e_i X_i^T
+    g = np.random.default_rng(9)
+    X, Z = g.normal(size=(12, 8)), g.normal(size=(12, 8))
+    assert cert.tensor_norm(X) == pytest.approx(fz.nuclear_norm(X), rel=1e-12)
+    assert cert.polar(Z) == pytest.approx(np.linalg.norm(Z, 2), rel=1e-12)
+    rows = np.linalg.norm(X, axis=1)
+    assert cert.tensor_norm(X, ("l1", "l2")) == pytest.approx(rows.sum(), rel=1e-12)
+    assert cert.polar(Z, ("l1", "l2")) == pytest.approx(np.linalg.norm(Z, axis=1).max(), rel=1e-12)
+    # the normalised rows attain the dual sup <X, Z> over polar(Z) <= 1
+    Zs = X / rows[:, None]
+    assert cert.polar(Zs, ("l1", "l2")) == pytest.approx(1.0)
+    assert np.sum(X * Zs) == pytest.approx(rows.sum(), rel=1e-12)
+
+
 def test_polar_large_matrix_uses_subspace_iteration_correctly():
     Z = planted(120, 90, 3, 1.0, 2)
     assert cert.polar(Z) == pytest.approx(np.linalg.norm(Z, 2), rel=1e-10)

@@ -77,6 +77,13 @@ def test_cp_to_ht_reproduces_the_cp_tensor_and_counts_parameters():
     assert n_params == 8 * 3 * 5 + (8 - 2) * 25 + 5
 
 
+@pytest.mark.parametrize(("N", "M", "r"), [(4, 3, 2), (16, 2, 3), (128, 2, 2)])
+def test_deep_conv_ac_has_n_m_r_plus_n_minus_2_r_squared_plus_r_parameters(N, M, r):
+    """O(r^2 N): leaves N M r, inner transfers (N/2 + ... + 2) r^2 = (N - 2) r^2, top r (Y = 1)."""
+    net = convac.DeepConvAC(N, M, [r] * (N.bit_length() - 1))
+    assert net.n_parameters() == N * M * r + (N - 2) * r**2 + r
+
+
 def test_cp_fit_of_an_ht_tensor_needs_rank_r_to_the_n_over_2():
     A = dec.random_ht(4, 3, 2, seed=4)  # CP rank >= 4
     norm = np.linalg.norm(A)

@@ -57,6 +57,14 @@ def test_enumerate_paths_order_and_count():
     assert np.all(np.diff(P @ np.array([6, 2, 1])) == 1)  # lexicographic, l_0 most significant
 
 
+def test_enumerate_paths_lists_every_path_once_for_the_timed_network():
+    widths = [8, 16, 16, 16, 1]  # the network timed in chapter 1
+    P = paths.enumerate_paths(widths)
+    assert paths.count_paths(widths) == 8 * 16**3 == len(P)
+    assert len(np.unique(P, axis=0)) == len(P)
+    assert np.all(P.min(axis=0) == 0) and np.all(P.max(axis=0) == np.array(widths) - 1)
+
+
 def test_unit_gates_equal_forward_activity():
     W = data.random_network([4, 6, 5, 3, 1], seed=7)
     X = data.random_inputs(40, 4, seed=8)
@@ -223,6 +231,16 @@ def test_squared_loss_expansion_reproduces_the_mse(widths):
     # paths to different outputs do not interact
     out = paths.enumerate_paths(widths)[:, -1]
     assert np.all(Q[out[:, None] != out[None, :]] == 0)
+
+
+def test_squared_loss_coefficients_are_one_signed_for_nonnegative_data():
+    # Pixels >= 0, one-hot targets and 0/1 gates: every q_p = -(2/m) sum y pi x is <= 0,
+    # so a statistic of q across paths cannot test Gaussianity (chapter 7).
+    W = data.random_network([5, 4, 3], seed=7)
+    g = np.random.default_rng(8)
+    X, Y = g.random((40, 5)), np.eye(3)[g.integers(0, 3, 40)]
+    C, q, Q, P = paths.squared_loss_expansion(W, X, Y)
+    assert np.all(q <= 0) and np.any(q < 0)
 
 
 def test_squared_loss_expansion_errors():

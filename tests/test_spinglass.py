@@ -116,6 +116,15 @@ def test_complexity_is_continuous_at_the_threshold_and_zero_at_the_bands():
     assert sg.complexity(0.3, 3) == pytest.approx(0.5 * math.log(2))
 
 
+def test_complexity_of_minima_at_the_threshold_is_the_closed_form():
+    """Theta_{0,3}(-E_inf) = 1/2 log 2 - E_inf^2 / 8 (= 1/2 log 2 - 1/3), quoted by chapter 6."""
+    Einf = sg.threshold_energy(3)
+    value = sg.complexity(-Einf - 1e-12, 3, 0)
+    assert value == pytest.approx(0.5 * math.log(2) - Einf**2 / 8, abs=1e-9)
+    assert value == pytest.approx(0.5 * math.log(2) - 1 / 3, abs=1e-9)
+    assert sg.complexity(-Einf + 1e-3, 3, 0) == pytest.approx(value, abs=1e-9)  # flat above
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [
