@@ -35,6 +35,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 lint: env
 	$(BIN)/ruff check src tests tools benchmarks
+	$(PY) tools/format_notebooks.py --check
 
 unit: env
 	$(PY) -m pytest --doctest-modules src tests --ignore=tests/claims

@@ -177,10 +177,17 @@ def describe_rule(rule):
     if keys == {"below_se"}:
         return f"more than {rule['below_se']:g} SE below the reference"
     if keys == {"at_least_ref"}:
-        return f"≥ reference − {rule['at_least_ref']:g}"
+        return _offset("≥", -rule["at_least_ref"])
     if keys == {"at_most_ref"}:
-        return f"≤ reference + {rule['at_most_ref']:g}"
+        return _offset("≤", rule["at_most_ref"])
     raise ValueError(f"unknown rule {rule!r}")
+
+
+def _offset(sign, shift):
+    """``≥ reference + 0.05``, ``≤ reference − 1e-06`` or ``≥ reference``."""
+    if shift == 0:
+        return f"{sign} reference"
+    return f"{sign} reference {'+' if shift > 0 else '−'} {abs(shift):g}"
 
 
 def check_rule(rule, value, reference=None, se=None):

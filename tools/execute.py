@@ -17,6 +17,8 @@ run, and the script exits non-zero at the end. Run times go to
 import argparse
 import hashlib
 import json
+import os
+import platform
 import sys
 import time
 from datetime import UTC, datetime
@@ -80,7 +82,26 @@ def run_one(md_path, out_dir, mode):
         print(f"FAILED notebooks/{md_path.name}: {type(err).__name__}: {err}", file=sys.stderr)
     entry["seconds"] = round(time.perf_counter() - t0, 1)
     entry["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    entry["machine"] = machine()
     return entry
+
+
+def machine():
+    """The machine a run was timed on, in words: CPU model, cores, memory, Python."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        memory = f", {mem:.0f} GiB"
+    except (ValueError, OSError, AttributeError):
+        memory = ""
+    return f"{model}, {os.cpu_count()} cores{memory}, Python {platform.python_version()}"
 
 
 def main(argv=None):

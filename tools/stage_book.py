@@ -14,6 +14,7 @@ status (``status.json`` of the run) and Performance (``benchmarks/results/*.json
 """
 
 import argparse
+import ast
 import json
 import re
 import shutil
@@ -172,8 +173,11 @@ def _chapter_section(stem, num, title, rows, chapters):
 def status_table(mode, executed):
     status_file = Path(executed) / "status.json"
     status = json.loads(status_file.read_text()) if status_file.exists() else {}
+    machines = sorted({e["machine"] for e in status.values() if e.get("machine")})
     lines = [
         f"Run: **{mode}**; budget per notebook {BUDGET_S[mode]} s on the 2-core reference machine.",
+        "",
+        "Measured on: " + ("; ".join(machines) if machines else "not recorded") + ".",
         "",
         "| notebook | status | run time (s) | finished | content stamp |",
         "|---|---|---|---|---|",
@@ -225,19 +229,62 @@ def present(src, dst):
     """Copy an executed notebook for the page: plumbing hidden, outputs and code otherwise untouched.
 
     The parameters cell and papermill's injected-parameters cell are tagged ``remove-cell``
-    (they stay in the downloadable notebook); nbval markers and lint comments are dropped
-    from the source shown; the notebook declares the standard ``python3`` kernel.
+    (they stay in the downloadable notebook); the top-level ``glue(...)`` statements of a cell
+    move, with the glue records they output, into a ``remove-cell`` cell right after it; the
+    code of a cell that draws a figure is folded (``hide-input``); nbval markers and lint
+    comments are dropped from the source shown; the notebook declares the standard ``python3``
+    kernel.
     """
     nb = json.loads(Path(src).read_text())
+    cells = []
     for cell in nb["cells"]:
+        cells.append(cell)
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
         if {"parameters", "injected-parameters"} & set(tags) and "remove-cell" not in tags:
             tags.append("remove-cell")
-        if cell["cell_type"] == "code":
-            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-            cell["source"] = _MARKER.sub("", source).lstrip("\n")
+        if cell["cell_type"] != "code" or "remove-cell" in tags:
+            continue
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        cell["source"] = _MARKER.sub("", source).lstrip("\n")
+        shown, glued = split_glue(cell["source"])
+        if glued and shown.strip():
+            records = [o for o in cell.get("outputs", []) if _is_glue_record(o)]
+            cell["source"] = shown
+            cell["outputs"] = [o for o in cell.get("outputs", []) if not _is_glue_record(o)]
+            cells.append({"cell_type": "code", "execution_count": None, "source": glued,
+                          "metadata": {"tags": ["remove-cell"]}, "outputs": records})
+        elif glued:
+            tags.append("remove-cell")
+        if "figure" in cell["metadata"].get("mystnb", {}) and "hide-input" not in tags:
+            tags.append("hide-input")
+    nb["cells"] = cells
     nb["metadata"]["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     Path(dst).write_text(json.dumps(nb, indent=1, ensure_ascii=False))
+
+
+def split_glue(source):
+    """``(shown, glued)``: the cell's source without its top-level ``glue(...)`` statements, and them.
+
+    A cell that does not parse is returned whole. Comments and blank lines stay with the code.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source, ""
+    lines = source.splitlines(keepends=True)
+    taken = set()
+    for node in tree.body:
+        if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Name) and node.value.func.id == "glue"):
+            taken.update(range(node.lineno - 1, node.end_lineno))
+    glued = "".join(lines[i] for i in sorted(taken))
+    shown = "".join(line for i, line in enumerate(lines) if i not in taken)
+    return re.sub(r"\n{3,}", "\n\n", shown).strip("\n") + "\n" if taken else source, glued
+
+
+def _is_glue_record(output):
+    """True for the output a ``glue(..., display=False)`` call leaves (a scrapbook record)."""
+    return "scrapbook" in output.get("metadata", {})
 
 
 def mathjax_dir():

@@ -1,0 +1,83 @@
+"""Format the code cells of the book's MyST notebooks with ruff, 88 characters to a line.
+
+The book's code column holds about 88 characters at 1280 px; the package itself keeps the
+longer line length of ``pyproject.toml``.
+
+Markdown, cell options (``:tags:`` lines and ``---`` YAML blocks) and cells with shell or magic lines
+are left as they are. ``--check`` reports the notebooks that would change and exits 1 (``make lint``).
+
+    python tools/format_notebooks.py [--check] [notebooks/*.md]
+"""
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LINE_LENGTH = 88
+
+
+def ruff():
+    """The ruff next to this interpreter (the project's .venv), else the one on PATH."""
+    local = Path(sys.executable).with_name("ruff")
+    return str(local) if local.exists() else shutil.which("ruff") or "ruff"
+
+
+def format_code(code):
+    """``code`` formatted by ``ruff format``; unchanged if it has magics or ruff cannot parse it."""
+    if any(line.lstrip().startswith(("%", "!")) for line in code.splitlines()):
+        return code
+    command = [ruff(), "format", "--line-length", str(LINE_LENGTH), "--stdin-filename", "cell.py", "-"]
+    done = subprocess.run(command, input=code, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        raise ValueError(f"ruff could not format a cell:\n{done.stderr}")
+    return done.stdout
+
+
+def format_notebook(text):
+    """The MyST notebook ``text`` with every code cell's source formatted."""
+    lines, out, i = text.split("\n"), [], 0
+    while i < len(lines):
+        out.append(lines[i])
+        i += 1
+        if not out[-1].startswith("```{code-cell}"):
+            continue
+        if lines[i] == "---":  # a YAML block of cell options
+            end = lines.index("---", i + 1)
+            out += lines[i:end + 1]
+            i = end + 1
+        start = i
+        while lines[i].startswith(":"):  # short-form options, then an optional blank line
+            i += 1
+        if i > start and lines[i] == "":
+            i += 1
+        out += lines[start:i]
+        end = next(j for j in range(i, len(lines)) if lines[j].startswith("```"))
+        code = format_code("\n".join(lines[i:end]) + "\n").rstrip("\n")
+        out += code.split("\n") if code else []
+        i = end
+    return "\n".join(out)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="report, do not write")
+    parser.add_argument("paths", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+    changed = []
+    for path in args.paths or sorted((ROOT / "notebooks").glob("*.md")):
+        text = path.read_text()
+        new = format_notebook(text)
+        if new != text:
+            changed.append(path)
+            if not args.check:
+                path.write_text(new)
+    for path in changed:
+        print(f"{'would reformat' if args.check else 'reformatted'} {path}")
+    return 1 if args.check and changed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
