@@ -26,7 +26,11 @@ def run_present(tmp_path, nb):
     src, dst = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
     src.write_text(json.dumps(nb))
     stage_book.present(src, dst)
-    return json.loads(dst.read_text())
+    out = json.loads(dst.read_text())
+    note = out["cells"].pop(0)  # what to install, for the downloaded notebook, not on the page
+    assert note["cell_type"] == "markdown" and note["metadata"]["tags"] == ["remove-cell"]
+    assert "requirements.lock" in note["source"]
+    return out
 
 
 def test_glue_statements_move_to_a_removed_cell_with_their_records(tmp_path):
@@ -53,3 +57,14 @@ def test_figure_code_is_folded_and_parameters_removed(tmp_path):
     assert "remove-cell" in params["metadata"]["tags"]
     assert "hide-input" in figure["metadata"]["tags"]
     assert out["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_alt_text_is_the_captions_first_sentence_in_plain_text():
+    caption = r"Output norm $\|\Phi(X; \alpha\Theta)\|$ against $\alpha$ ({numref}`fig-a`). More."
+    assert stage_book.alt_text(caption) == "Output norm ‖Phi(X; alpha Theta)‖ against alpha"
+    assert stage_book.alt_text("") == "figure"
+
+
+def test_figure_cells_get_alt_text(tmp_path):
+    out = run_present(tmp_path, notebook(code("plt.plot([1])\n", mystnb={"figure": {"caption": "A line. Two."}})))
+    assert out["cells"][0]["metadata"]["mystnb"]["image"]["alt"] == "A line"

@@ -255,11 +255,23 @@ def present(src, dst):
                           "metadata": {"tags": ["remove-cell"]}, "outputs": records})
         elif glued:
             tags.append("remove-cell")
-        if "figure" in cell["metadata"].get("mystnb", {}) and "hide-input" not in tags:
-            tags.append("hide-input")
+        figure = cell["metadata"].get("mystnb", {}).get("figure")
+        if figure is not None:
+            if "hide-input" not in tags:
+                tags.append("hide-input")
+            image = cell["metadata"]["mystnb"].setdefault("image", {})
+            image.setdefault("alt", alt_text(figure.get("caption", "")))
+    cells.insert(0, {"cell_type": "markdown", "metadata": {"tags": ["remove-cell"]}, "source": INSTALL_NOTE})
     nb["cells"] = cells
     nb["metadata"]["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     Path(dst).write_text(json.dumps(nb, indent=1, ensure_ascii=False))
+
+
+INSTALL_NOTE = (
+    "To run this notebook you need the `tensordl` package and its pinned dependencies: from the book's "
+    "source archive (How to run page), `python3.11 -m venv .venv && .venv/bin/pip install -r "
+    "requirements.lock -e .`, then run it with the standard `python3` kernel of that environment."
+)
 
 
 def split_glue(source):
@@ -280,6 +292,18 @@ def split_glue(source):
     glued = "".join(lines[i] for i in sorted(taken))
     shown = "".join(line for i, line in enumerate(lines) if i not in taken)
     return re.sub(r"\n{3,}", "\n\n", shown).strip("\n") + "\n" if taken else source, glued
+
+
+def alt_text(caption):
+    """The first sentence of a figure caption as plain text, for the image's ``alt``."""
+    text = re.sub(r"\s*\(?\{(numref|ref)\}`[^`]*`\)?", "", caption)
+    text = re.sub(r"\{(doc|cite)\}`([^`]*)`", r"\2", text)
+    text = re.sub(r"\\(?:left|right|mathcal|mathbb|operatorname|tfrac|frac|,)", "", text)
+    text = re.sub(r"\\([A-Za-z]+)(?=\\[A-Za-z])", r"\1 ", text)
+    text = re.sub(r"\\([A-Za-z]+)", r"\1", text).replace("\\|", "‖")
+    text = re.sub(r"[${}\\]", "", " ".join(text.split()))
+    first = re.split(r"(?<=[.:])\s", text, maxsplit=1)[0]
+    return first.rstrip(".:") or "figure"
 
 
 def _is_glue_record(output):
@@ -328,6 +352,31 @@ def stage(mode, executed, stage_dir):
     fill(stage_dir / "book" / "reproducibility.md", "claims-table", claims_table(mode, executed))
     fill(stage_dir / "book" / "status.md", "status-table", status_table(mode, executed))
     fill(stage_dir / "book" / "performance.md", "benchmark-tables", performance_tables())
+    fill(stage_dir / "book" / "how_to_run.md", "downloads", downloads(stage_dir / "_extra" / "downloads"))
+
+
+def downloads(out):
+    """The source archive (``git archive`` of HEAD) and the wheel of ``tensordl``, for the reader.
+
+    Returns the Markdown list of links for the How-to-run page (served at ``/downloads/``).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    items = []
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    if head.returncode == 0:
+        name = f"tensordl-src-{head.stdout.strip()}.tar.gz"
+        subprocess.run(["git", "archive", "--format=tar.gz", "--prefix=tensordl/", "-o", str(out / name),
+                        "HEAD"], cwd=ROOT, check=True)
+        items.append(f'- <a href="../downloads/{name}">{name}</a>: the repository at commit '
+                     f"`{head.stdout.strip()}` (notebooks, package, tests, this book's sources)")
+    else:
+        items.append("- the source archive: not built (this checkout is not a git repository)")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "-w", str(out), str(ROOT)], check=True)
+    wheel = next(out.glob("tensordl-*.whl")).name
+    items.append(f'- <a href="../downloads/{wheel}">{wheel}</a>: the package alone '
+                 f"(`pip install {wheel}`; its dependencies are pinned in `requirements.lock`)")
+    return "\n".join(items)
 
 
 def main(argv=None):
