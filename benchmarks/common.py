@@ -3,12 +3,16 @@
 import json
 import os
 import platform
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numba
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from execute import cpu_model  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -25,16 +29,9 @@ def median_time(f, repeats):
 
 
 def machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """The machine a benchmark ran on: CPU, cores, numba threads, versions."""
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "threads": numba.get_num_threads(),
         "python": platform.python_version(),

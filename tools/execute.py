@@ -86,16 +86,20 @@ def run_one(md_path, out_dir, mode):
     return entry
 
 
-def machine():
-    """The machine a run was timed on, in words: CPU model, cores, memory, Python."""
-    model = platform.processor() or platform.machine()
+def cpu_model():
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or platform.machine()
+
+
+def machine():
+    """The machine a run was timed on, in words: CPU model, cores, memory, Python."""
+    model = cpu_model()
     try:
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
         memory = f", {mem:.0f} GiB"
