@@ -136,6 +136,13 @@ def test_complexity_of_minima_at_the_threshold_is_the_closed_form():
         (lambda: sg.complexity(float("inf"), 3), "u must be finite"),
         (lambda: sg.threshold_energy(2), "H must be at least 3"),
         (lambda: sg.SphericalSpinGlass(1000, 3, seed=0), "MAX_ENTRIES"),
+        (lambda: sg.goe_eigenvalue(5, 5, 10, seed=0), "k must be < n"),
+        (lambda: sg.goe_eigenvalue(5, -1, 10, seed=0), "k must be at least 0"),
+        (lambda: sg.expected_critical_points(5, 3, u_max=float("nan")), "u_max must be finite"),
+        (lambda: sg.critical_energy_density(5, 3, [0.0, -1.0]), "bins must be an increasing"),
+        (lambda: sg.anneal(sg.SphericalSpinGlass(5, 3, seed=0), [0.5, 1.0], 2, seed=0), "decreasing"),
+        (lambda: sg.anneal(sg.SphericalSpinGlass(5, 3, seed=0), [1.0, 0.0], 2, seed=0), "fields must be"),
+        (lambda: sg.descend(sg.SphericalSpinGlass(5, 3, seed=0), 3, 0, W0=on_sphere(2, 5, 0)), "W0 must have"),
     ],
 )
 def test_errors_name_the_argument(call, match):
@@ -149,3 +156,118 @@ def test_torch_path_matches_numpy_on_cpu():
     b = sg.descend(glass, n_restarts=5, seed=2, device="cpu")
     assert np.allclose(a.W, b.W, atol=1e-6) and np.array_equal(a.converged, b.converged)
     assert np.allclose(a.energy, b.energy, rtol=1e-9)
+
+
+def test_goe_eigenvalue_against_dense_eigendecomposition():
+    """The tridiagonal model and bisection give the law of the (k+1)-th eigenvalue of a dense GOE."""
+    import scipy.stats
+
+    n, m = 12, 4000
+    A = np.random.default_rng(5).standard_normal((m, n, n))
+    dense = np.linalg.eigvalsh((A + A.transpose(0, 2, 1)) / 2 / np.sqrt(n))
+    for k in (0, 3):
+        fast = sg.goe_eigenvalue(n, k, m, seed=6)
+        assert scipy.stats.ks_2samp(fast, dense[:, k]).pvalue > 1e-3
+    # bisection resolves the eigenvalue itself: a 1 x 1 "GOE" is its own diagonal
+    g = np.random.default_rng(7)
+    assert np.allclose(sg.goe_eigenvalue(1, 0, 5, seed=7), g.standard_normal((1, 5))[0], atol=1e-12)
+    assert np.array_equal(sg.goe_eigenvalue(8, 1, 50, seed=3), sg.goe_eigenvalue(8, 1, 50, seed=3))
+
+
+def _kac_rice_direct(n, H, k, n_mat, seed):
+    """The Kac-Rice integral written out: sphere area x gradient density at 0 x
+    E|det Hess| 1{index k} over the tangent Hessian sqrt(2H(H-1)) M - H u I,
+    M an (n-1) x (n-1) GOE of off-diagonal variance 1/(2n), and u ~ N(0, 1/n)."""
+    g = np.random.default_rng(seed)
+    A = g.standard_normal((n_mat, n - 1, n - 1))
+    mu = np.linalg.eigvalsh((A + A.transpose(0, 2, 1)) / 2 / np.sqrt(n)) * math.sqrt(2 * H * (H - 1))
+    us = np.linspace(-3, 3, 601)
+    ev = mu[None, :, :] - H * us[:, None, None]
+    inner = np.mean(np.prod(np.abs(ev), axis=2) * (np.sum(ev < 0, axis=2) == k), axis=1)
+    density = np.sqrt(n / (2 * math.pi)) * np.exp(-n * us**2 / 2)
+    area = 2 * math.pi ** (n / 2) / math.gamma(n / 2) * math.sqrt(n) ** (n - 1)
+    return area * (2 * math.pi * H) ** (-(n - 1) / 2) * np.sum(density * inner) * (us[1] - us[0])
+
+
+@pytest.mark.parametrize("k", [0, 1])
+def test_kac_rice_formula_against_the_direct_integral(k):
+    """The n x n GOE form of the formula equals the Kac-Rice integral over the (n-1)-dimensional Hessian.
+
+    With an (n-1) x (n-1) GOE in the formula instead, n = 5 gives 4.5-5.1 minima, not 4.0.
+    """
+    direct = [_kac_rice_direct(5, 3, k, 2000, seed) for seed in range(12)]
+    est = sg.expected_critical_points(5, 3, k, n_samples=100_000, seed=1)
+    se = math.hypot(np.std(direct, ddof=1) / math.sqrt(len(direct)), est.se)
+    assert abs(np.mean(direct) - est.expected) < 4 * se
+
+
+def test_kac_rice_minima_against_exhaustive_counting():
+    """At n = 5 many descents find every minimum of a glass; their mean count is the formula's."""
+    counts = []
+    for i in range(80):
+        glass = sg.SphericalSpinGlass(5, 3, seed=np.random.default_rng([11, i]))
+        res = sg.descend(glass, 60, seed=i, tol=1e-7, max_iter=40000, lr=1 / 6)
+        reps = []
+        for w in res.W[res.converged]:
+            if not any(w @ r / 5 > 0.999 for r in reps):
+                reps.append(w)
+        counts.append(len(reps))
+    est = sg.expected_critical_points(5, 3, n_samples=100_000, seed=2)
+    se = math.hypot(np.std(counts, ddof=1) / math.sqrt(len(counts)), est.se)
+    assert abs(np.mean(counts) - est.expected) < 4 * se
+
+
+def test_energy_density_and_counts_agree():
+    bins = np.linspace(-4.0, 0.0, 201)
+    dens = sg.critical_energy_density(10, 3, bins, n_samples=50_000, seed=4)
+    total = sg.expected_critical_points(10, 3, n_samples=50_000, seed=4).expected
+    below = sg.expected_critical_points(10, 3, u_max=bins[100], n_samples=50_000, seed=4).expected
+    assert np.sum(dens * np.diff(bins)) == pytest.approx(1.0, abs=1e-3)  # no minimum above 0
+    assert np.sum(dens[:100] * np.diff(bins)[:100]) * total == pytest.approx(below, rel=1e-9)
+
+
+def test_minima_outnumber_index_one_below_the_threshold():
+    """Theta_0 - Theta_1 = I_1 > 0 below -E_inf: at finite n, fewer index-1 saddles than minima there."""
+    Einf = sg.threshold_energy(3)
+    m0 = sg.expected_critical_points(40, 3, 0, u_max=-Einf, n_samples=50_000, seed=0)
+    m1 = sg.expected_critical_points(40, 3, 1, u_max=-Einf, n_samples=50_000, seed=0)
+    assert m1.expected + 4 * m1.se < m0.expected - 4 * m0.se
+
+
+def test_index_law_and_semicircle():
+    x = np.linspace(-1, 1, 20001)
+    numeric = np.cumsum(2 / np.pi * np.sqrt(1 - x**2)) * (x[1] - x[0])
+    assert np.allclose(sg.semicircle_cdf(x), numeric, atol=1e-3)
+    Einf = sg.threshold_energy(3)
+    assert sg.index_law(-Einf - 0.1, 30, 3) == 0.0 and sg.index_law(Einf, 30, 3) == pytest.approx(29.0)
+    assert np.all(np.diff(sg.index_law(np.linspace(-2, 2, 50), 30, 3)) >= 0)
+
+
+def test_hessian_spectrum_at_minima_is_a_shifted_semicircle():
+    """Descent end points at n = 60: the tangent spectrum, centred at -H u and scaled, is a semicircle."""
+    import scipy.stats
+
+    n, H = 60, 3
+    glass = sg.SphericalSpinGlass(n, H, seed=12)
+    res = sg.descend(glass, 20, seed=13, tol=1e-7, max_iter=40000, lr=1 / 6)
+    spec = sg.hessian_spectrum(glass, res.W)
+    assert np.all(spec > 0) and np.array_equal(sg.hessian_index(glass, res.W), np.zeros(20, dtype=int))
+    x = (spec + H * (res.energy / n)[:, None]) / (2 * math.sqrt(H * (H - 1)))
+    ks = scipy.stats.kstest(x.ravel(), sg.semicircle_cdf).statistic
+    unshifted = scipy.stats.kstest((spec / (2 * math.sqrt(H * (H - 1)))).ravel(), sg.semicircle_cdf).statistic
+    assert ks < 0.05 < unshifted
+
+
+def test_anneal_ends_at_minima_and_is_deterministic():
+    glass = sg.SphericalSpinGlass(20, 3, seed=14)
+    a = sg.anneal(glass, [2.0, 1.0, 0.5], n_restarts=6, seed=15)
+    b = sg.anneal(glass, [2.0, 1.0, 0.5], n_restarts=6, seed=15)
+    assert a.converged.all() and np.array_equal(a.W, b.W)
+    assert np.array_equal(sg.hessian_index(glass, a.W), np.zeros(6, dtype=int))
+    # a vanishing field is plain descent from the same starts (the starts are drawn first)
+    weak = sg.anneal(glass, [1e-12], n_restarts=6, seed=15, stage_iter=1, tol=1e-8)
+    plain = sg.descend(glass, 6, seed=15, tol=1e-8, max_iter=20000)
+    assert np.allclose(weak.energy, plain.energy, rtol=1e-9, atol=1e-9)
+    # a strong field moves each restart to the minimum its own field selects: other end points
+    strong = sg.anneal(glass, [20.0], n_restarts=6, seed=15, stage_iter=4000)
+    assert not np.allclose(strong.energy, plain.energy, atol=1e-6)

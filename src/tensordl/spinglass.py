@@ -28,6 +28,7 @@ with ``I_1(u) = -(u/E_inf^2) sqrt(u^2 - E_inf^2) - log(-u + sqrt(u^2 - E_inf^2))
 import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import scipy.optimize
 
@@ -40,6 +41,14 @@ __all__ = [
     "descend",
     "newton_critical",
     "hessian_index",
+    "hessian_spectrum",
+    "anneal",
+    "semicircle_cdf",
+    "index_law",
+    "goe_eigenvalue",
+    "kac_rice_sample",
+    "expected_critical_points",
+    "critical_energy_density",
     "threshold_energy",
     "ground_state_energy",
     "band_energy",
@@ -150,6 +159,29 @@ class SphericalSpinGlass:
         return P @ (Hess - (w @ g / self.n) * np.eye(self.n)) @ P
 
 
+def hessian_spectrum(glass, W):
+    """Tangent eigenvalues of the Riemannian Hessian at each row of ``W``, ascending; shape ``(B, n - 1)``.
+
+    At a critical point of energy ``u = L / n`` of the pure model the Hessian is
+    ``sqrt(2 H (H - 1)) M - H u I`` with ``M`` an ``(n - 1) x (n - 1)`` GOE matrix of
+    off-diagonal variance ``1 / (2 n)``: a semicircle of radius ``2 sqrt(H (H - 1))``
+    centred at ``-H u`` (Auffinger, Ben Arous & Cerny).
+
+    Examples
+    --------
+    >>> glass = SphericalSpinGlass(8, 3, seed=0)
+    >>> res = descend(glass, n_restarts=2, seed=0)
+    >>> hessian_spectrum(glass, res.W).shape
+    (2, 7)
+    """
+    W = glass._check(W)
+    out = np.empty((len(W), glass.n - 1))
+    for b, w in enumerate(W):
+        P = _tangent_basis(w)
+        out[b] = np.linalg.eigvalsh(P.T @ glass.hessian(w) @ P)
+    return out
+
+
 def hessian_index(glass, W):
     """Number of negative tangent eigenvalues of the Riemannian Hessian at each row of ``W``.
 
@@ -160,12 +192,7 @@ def hessian_index(glass, W):
     >>> hessian_index(glass, res.W[res.converged]).tolist() == [0] * int(res.converged.sum())
     True
     """
-    W = glass._check(W)
-    out = np.empty(len(W), dtype=int)
-    for b, w in enumerate(W):
-        P = _tangent_basis(w)
-        out[b] = int(np.sum(np.linalg.eigvalsh(P.T @ glass.hessian(w) @ P) < 0))
-    return out
+    return np.sum(hessian_spectrum(glass, W) < 0, axis=1).astype(int)
 
 
 @dataclass
@@ -192,7 +219,7 @@ class DescentResult:
     converged: np.ndarray
 
 
-def descend(glass, n_restarts, seed, tol=1e-6, max_iter=20000, lr=None, device=None):
+def descend(glass, n_restarts, seed, tol=1e-6, max_iter=20000, lr=None, device=None, W0=None):
     """Projected gradient descent on the sphere from uniform random starts, all restarts as one batch.
 
     ``w <- sqrt(n) (w - lr grad_R L(w)) / ||w - lr grad_R L(w)||``, every restart
@@ -211,6 +238,9 @@ def descend(glass, n_restarts, seed, tol=1e-6, max_iter=20000, lr=None, device=N
         Step size; default ``0.5 / (H (H - 1))``.
     device : str, optional
         A torch device (e.g. ``"cuda"``) to run the batch on; numpy when None.
+    W0 : array of shape (n_restarts, n), optional
+        Starting points on the sphere (``seed`` is then unused); uniform random
+        starts when None.
 
     Returns
     -------
@@ -229,9 +259,13 @@ def descend(glass, n_restarts, seed, tol=1e-6, max_iter=20000, lr=None, device=N
     if not (tol > 0):
         raise ValueError(f"tol must be > 0, got {tol!r}")
     lr = 0.5 / (glass.H * (glass.H - 1)) if lr is None else float(lr)
-    g = _rng(seed)
-    W = g.standard_normal((n_restarts, glass.n))
-    W *= np.sqrt(glass.n) / np.linalg.norm(W, axis=1, keepdims=True)
+    if W0 is None:
+        W = _rng(seed).standard_normal((n_restarts, glass.n))
+        W *= np.sqrt(glass.n) / np.linalg.norm(W, axis=1, keepdims=True)
+    else:
+        W = glass._check(W0).copy()
+        if len(W) != n_restarts:
+            raise ValueError(f"W0 must have n_restarts = {n_restarts} rows, got {len(W)}")
     if device is not None:
         return _descend_torch(glass, W, tol, max_iter, lr, device)
     n_iter = np.full(n_restarts, max_iter)
@@ -427,3 +461,250 @@ def ground_state_energy(H):
     1.657
     """
     return band_energy(H, 0)
+
+
+# --- annealing the field (Chaudhari & Soatto) ----------------------------------
+
+
+def anneal(glass, fields, n_restarts, seed, tol=1e-6, stage_iter=2000, max_iter=20000, lr=None):
+    """Descent under a random external field whose strength is lowered through ``fields``, then plain descent.
+
+    Each restart gets its own field direction ``v`` (standard Gaussian, so
+    ``||v|| ~ sqrt(n)``, the scale of the uniform field of ``SphericalSpinGlass``):
+    at stage ``h`` it descends ``L(w) + h v.w`` for at most ``stage_iter`` steps
+    (or to ``tol``), from where the previous stage ended; the last stage is
+    ``descend`` on the glass itself, to ``tol``. This is the annealing of gradient
+    noise that Chaudhari and Soatto propose, with the noise modelled as a field.
+
+    Parameters
+    ----------
+    glass : SphericalSpinGlass
+        The glass at zero field (its own ``field`` is kept in every stage).
+    fields : sequence of float
+        Field strengths, each > 0, in decreasing order.
+    n_restarts : int
+    seed : int or numpy.random.Generator
+        Draws the starts, then the field directions.
+    tol, stage_iter, max_iter, lr
+        As in ``descend``; ``max_iter`` bounds the final stage.
+
+    Returns
+    -------
+    DescentResult
+        Of the final, zero-field stage.
+
+    Examples
+    --------
+    >>> glass = SphericalSpinGlass(12, 3, seed=1)
+    >>> res = anneal(glass, [1.0, 0.5], n_restarts=4, seed=0)
+    >>> bool(res.converged.all())
+    True
+    """
+    fields = np.asarray(fields, dtype=float)
+    if fields.ndim != 1 or fields.size == 0 or np.any(~np.isfinite(fields)) or np.any(fields <= 0):
+        raise ValueError(f"fields must be a non-empty sequence of finite numbers > 0, got {fields!r}")
+    if np.any(np.diff(fields) > 0):
+        raise ValueError("fields must be in decreasing order")
+    n_restarts = as_int(n_restarts, "n_restarts", minimum=1)
+    stage_iter = as_int(stage_iter, "stage_iter", minimum=1)
+    lr = 0.5 / (glass.H * (glass.H - 1)) if lr is None else float(lr)
+    g = _rng(seed)
+    n = glass.n
+    W = g.standard_normal((n_restarts, n))
+    W *= np.sqrt(n) / np.linalg.norm(W, axis=1, keepdims=True)
+    V = g.standard_normal((n_restarts, n))
+    for h in fields:
+        for _ in range(stage_iter):
+            G = glass.euclidean_grad(W) + h * V
+            G -= (np.sum(G * W, axis=1, keepdims=True) / n) * W
+            if np.all(np.linalg.norm(G, axis=1) / np.sqrt(n) < tol):
+                break
+            step = W - lr * G
+            W = np.sqrt(n) * step / np.linalg.norm(step, axis=1, keepdims=True)
+    return descend(glass, n_restarts, seed=None, tol=tol, max_iter=max_iter, lr=lr, W0=W)
+
+
+# --- finite-n random-matrix theory (Auffinger, Ben Arous & Cerny) ---------------
+
+
+def semicircle_cdf(x):
+    """Distribution function of the semicircle law on ``[-1, 1]``.
+
+    Examples
+    --------
+    >>> [round(float(v), 6) for v in semicircle_cdf([-1.0, 0.0, 1.0])]
+    [0.0, 0.5, 1.0]
+    """
+    x = np.clip(np.asarray(x, dtype=float), -1.0, 1.0)
+    return 0.5 + (x * np.sqrt(1 - x * x) + np.arcsin(x)) / np.pi
+
+
+def index_law(u, n, H):
+    """Expected Hessian index of a critical point at energy ``u`` per unit ``n``, to leading order.
+
+    The Hessian there is a semicircle of radius ``2 sqrt(H (H - 1))`` centred at
+    ``-H u`` on ``n - 1`` tangent directions, so its negative eigenvalues number about
+    ``(n - 1) F_sc(H u / (2 sqrt(H (H - 1))))``; zero below ``-E_inf``.
+
+    Examples
+    --------
+    >>> float(index_law(0.0, 25, 3))  # half the spectrum at zero energy
+    12.0
+    >>> float(index_law(-threshold_energy(3), 25, 3))
+    0.0
+    """
+    H = _as_H(H)
+    n = as_int(n, "n", minimum=2)
+    return (n - 1) * semicircle_cdf(np.asarray(u, dtype=float) * H / (2 * math.sqrt(H * (H - 1))))
+
+
+@numba.njit(cache=True)
+def _goe_kth_kernel(d, e2, k, iters):  # pragma: no cover - compiled
+    n, m = d.shape
+    out = np.empty(m)
+    for s in range(m):
+        bound = 0.0
+        for i in range(n):
+            r = abs(d[i, s])
+            if i > 0:
+                r += math.sqrt(e2[i - 1, s])
+            if i < n - 1:
+                r += math.sqrt(e2[i, s])
+            bound = max(bound, r)
+        lo, hi = -bound, bound
+        for _ in range(iters):
+            x = 0.5 * (lo + hi)
+            count = 0  # eigenvalues below x: negative pivots of the LDL^T of T - x I
+            q = d[0, s] - x
+            if q < 0:
+                count += 1
+            for i in range(1, n):
+                if q == 0.0:
+                    q = 1e-300
+                q = d[i, s] - x - e2[i - 1, s] / q
+                if q < 0:
+                    count += 1
+            if count > k:
+                hi = x
+            else:
+                lo = x
+        out[s] = 0.5 * (lo + hi)
+    return out
+
+
+def goe_eigenvalue(n, k, n_samples, seed, iters=60):
+    """The ``(k + 1)``-th smallest eigenvalue of ``n x n`` GOE draws, off-diagonal variance ``1 / (2 n)``.
+
+    The diagonal has variance ``1 / n``; the semicircle fills ``[-sqrt 2, sqrt 2]``.
+    Draws use the tridiagonal model of Dumitriu and Edelman and bisection on Sturm
+    counts (a compiled loop), ``iters`` halvings of the Gershgorin interval.
+
+    Examples
+    --------
+    >>> lam = goe_eigenvalue(200, 0, 400, seed=0)
+    >>> bool(abs(lam.mean() + np.sqrt(2)) < 0.05)  # near the edge -sqrt(2)
+    True
+    """
+    n = as_int(n, "n", minimum=1)
+    k = as_int(k, "k", minimum=0)
+    if k >= n:
+        raise ValueError(f"k must be < n = {n}, got {k}")
+    n_samples = as_int(n_samples, "n_samples", minimum=1)
+    iters = as_int(iters, "iters", minimum=1)
+    g = _rng(seed)
+    d = g.standard_normal((n, n_samples)) / np.sqrt(n)
+    dof = np.arange(n - 1, 0, -1)[:, None] * np.ones((1, n_samples))
+    e2 = g.chisquare(dof) / (2 * n) if n > 1 else np.zeros((0, n_samples))
+    return _goe_kth_kernel(d, e2, k, iters)
+
+
+def kac_rice_sample(n, H, k=0, *, n_samples=200_000, seed=0):
+    """Monte Carlo terms of the finite-``n`` Kac-Rice formula: a weight and an energy per GOE draw.
+
+    Auffinger, Ben Arous and Cerny's identity (their Theorem 2.8 in the form with
+    an ``n x n`` GOE): the expected number of critical points of index ``k`` with
+    energy per unit in a set ``B`` is
+
+        2 sqrt(2/H) (H-1)^(n/2) E[exp(-n (H-2) lam_k^2 / (2H)) 1{sqrt(2(H-1)/H) lam_k in B}],
+
+    ``lam_k`` the ``(k + 1)``-th smallest eigenvalue of an ``n x n`` GOE with
+    off-diagonal variance ``1 / (2 n)``. Returns, per draw, the weight (the factor in
+    front of the indicator, so that ``weight.mean()`` estimates the count over all
+    energies) and the energy ``sqrt(2(H-1)/H) lam_k``.
+
+    Examples
+    --------
+    >>> w, u = kac_rice_sample(5, 3, n_samples=20000, seed=0)
+    >>> round(float(w.mean()), 1)  # about 4 minima at n = 5, H = 3
+    4.0
+    """
+    n = as_int(n, "n", minimum=2)
+    H = _as_H(H)
+    lam = goe_eigenvalue(n, k, n_samples, seed)
+    log_w = math.log(2 * math.sqrt(2 / H)) + 0.5 * n * math.log(H - 1) - n * (H - 2) * lam**2 / (2 * H)
+    return np.exp(log_w), lam * math.sqrt(2 * (H - 1) / H)
+
+
+@dataclass
+class KacRiceEstimate:
+    """A Monte Carlo estimate of an expected number of critical points.
+
+    Attributes
+    ----------
+    expected : float
+    se : float
+        Its Monte Carlo standard error.
+    n_samples : int
+    """
+
+    expected: float
+    se: float
+    n_samples: int
+
+
+def expected_critical_points(n, H, k=0, u_max=None, *, n_samples=200_000, seed=0):
+    """Expected number of critical points of index ``k`` with energy per unit at most ``u_max``.
+
+    The pure ``H``-spin glass on the sphere of radius ``sqrt(n)``, by the exact
+    finite-``n`` Kac-Rice formula (see ``kac_rice_sample``), all energies when
+    ``u_max`` is None.
+
+    Returns
+    -------
+    KacRiceEstimate
+
+    Examples
+    --------
+    >>> est = expected_critical_points(25, 3, n_samples=20000, seed=0)
+    >>> bool(10 < est.expected < 20)
+    True
+    """
+    w, u = kac_rice_sample(n, H, k, n_samples=n_samples, seed=seed)
+    if u_max is not None:
+        if not np.isfinite(u_max):
+            raise ValueError(f"u_max must be finite or None, got {u_max!r}")
+        w = w * (u <= u_max)
+    return KacRiceEstimate(float(w.mean()), float(w.std(ddof=1) / math.sqrt(len(w))), len(w))
+
+
+def critical_energy_density(n, H, bins, k=0, *, n_samples=200_000, seed=0):
+    """Probability density of the energy per unit of a critical point of index ``k`` (Kac-Rice).
+
+    The Kac-Rice weights of ``kac_rice_sample`` histogrammed over ``bins`` and
+    normalised to integrate to one over all energies (mass outside ``bins`` is
+    left out, not renormalised): the curve to lay over a histogram of energies of
+    index-``k`` critical points picked uniformly among them.
+
+    Examples
+    --------
+    >>> bins = np.linspace(-1.8, -1.0, 81)
+    >>> dens = critical_energy_density(25, 3, bins, n_samples=20000, seed=0)
+    >>> bool(abs(np.sum(dens * np.diff(bins)) - 1) < 0.01)
+    True
+    """
+    bins = np.asarray(bins, dtype=float)
+    if bins.ndim != 1 or len(bins) < 2 or np.any(np.diff(bins) <= 0):
+        raise ValueError("bins must be an increasing 1-d array of at least two edges")
+    w, u = kac_rice_sample(n, H, k, n_samples=n_samples, seed=seed)
+    hist, _ = np.histogram(u, bins=bins, weights=w)
+    return hist / (w.sum() * np.diff(bins))
