@@ -251,3 +251,105 @@ def test_squared_loss_expansion_errors():
         paths.squared_loss_expansion(W, np.ones((4, 3)), np.ones((4, 3)))
     with pytest.raises(ValueError, match="MAX_PATH_SAMPLES"):
         paths.squared_loss_expansion(data.random_network([40, 30, 30], seed=0), np.ones((2, 40)), np.ones((2, 30)))
+
+
+@pytest.mark.parametrize("widths", [[4, 3, 2], [5, 4, 3, 2], [3, 2, 2, 2, 2]])
+def test_squared_loss_terms_match_the_expansion_and_euler(widths):
+    W = data.random_network(widths, seed=11)
+    g = np.random.default_rng(12)
+    X, Y = g.standard_normal((30, widths[0])), g.standard_normal((30, widths[-1]))
+    C, q, Q, P = paths.squared_loss_expansion(W, X, Y)
+    c, lin, quad = paths.squared_loss_terms(W, X, Y)
+    assert (c, lin, quad) == pytest.approx((C, q @ P, P @ Q @ P), rel=1e-12)
+    # Euler: the derivative along Theta -> t Theta at t = 1 is d (linear + 2 quadratic)
+    d, h = len(W), 1e-6
+    E = [np.mean(np.sum((Y - paths.forward([t * w for w in W], X)) ** 2, axis=1)) for t in (1 - h, 1 + h)]
+    assert (E[1] - E[0]) / (2 * h) == pytest.approx(d * (lin + 2 * quad), rel=1e-6)
+
+
+def test_squared_loss_terms_at_a_perfect_fit_quadratic_is_half_the_linear():
+    W = data.random_network([4, 3, 2], seed=5)
+    X = data.random_inputs(20, 4, seed=6)
+    Y = paths.forward(W, X)  # a critical point: the loss is zero
+    c, lin, quad = paths.squared_loss_terms(W, X, Y)
+    assert quad == pytest.approx(-lin / 2, rel=1e-12) and c + lin + quad == pytest.approx(0, abs=1e-12)
+
+
+def test_squared_loss_terms_errors():
+    W = data.random_network([3, 2, 2], seed=0)
+    with pytest.raises(ValueError, match="Y must have one row per row of X"):
+        paths.squared_loss_terms(W, np.ones((4, 3)), np.ones((5, 2)))
+    with pytest.raises(ValueError, match="X must have 3 columns"):
+        paths.squared_loss_terms(W, np.ones((4, 2)), np.ones((4, 2)))
+
+
+def test_shared_edges_counts_equal_consecutive_pairs():
+    widths = [3, 2, 3, 2]
+    P = paths.enumerate_paths(widths)
+    i, j = np.meshgrid(np.arange(len(P)), np.arange(len(P)), indexing="ij")
+    a, b = P[i.ravel()], P[j.ravel()]
+    brute = np.array([sum(x[k] == y[k] and x[k + 1] == y[k + 1] for k in range(3)) for x, y in zip(a, b)])
+    got = paths.shared_edges(a, b)
+    assert np.array_equal(got, brute)
+    assert np.all((got == 3) == (i.ravel() == j.ravel()))  # all edges shared: the same path
+    # sharing a unit is not sharing an edge
+    assert paths.shared_edges([[0, 1, 0]], [[1, 1, 1]]).tolist() == [0]
+
+
+def test_shared_edges_errors():
+    with pytest.raises(ValueError, match="same shape"):
+        paths.shared_edges([[0, 1, 2]], [[0, 1]])
+    with pytest.raises(ValueError, match="depth"):
+        paths.shared_edges([0, 1, 2], [0, 1, 2])
+    with pytest.raises(TypeError, match="integer"):
+        paths.shared_edges([[0.0, 1.0]], [[0.0, 1.0]])
+
+
+@pytest.mark.parametrize("widths", [[2, 3], [3, 2, 4], [2, 3, 2, 3]])
+def test_edge_sums_against_a_loop_over_paths(widths):
+    P = paths.enumerate_paths(widths)
+    v = np.random.default_rng(3).standard_normal(len(P))
+    got = paths.edge_sums(v, widths)
+    for k in range(len(widths) - 1):
+        ref = np.zeros((widths[k + 1], widths[k]))
+        for p, val in zip(P, v):
+            ref[p[k + 1], p[k]] += val
+        assert np.allclose(got[k], ref, rtol=1e-13, atol=1e-13)
+    # all ones: the number of paths through each weight
+    ones = paths.edge_sums(np.ones(len(P)), widths)
+    n = paths.count_paths(widths)
+    assert all(np.all(s == n // (widths[k] * widths[k + 1])) for k, s in enumerate(ones))
+
+
+def test_edge_sums_errors():
+    with pytest.raises(ValueError, match="one per path"):
+        paths.edge_sums(np.ones(5), [2, 3])
+    with pytest.raises(ValueError, match="finite"):
+        paths.edge_sums(np.array([1.0, np.nan, 0.0, 0.0, 0.0, 0.0]), [2, 3])
+
+
+@pytest.mark.parametrize("widths", [[4, 3, 2], [5, 4, 3, 2]])
+def test_path_terms_average_to_the_expansion_coefficients(widths):
+    W = data.random_network(widths, seed=21)
+    g = np.random.default_rng(22)
+    X, Y = g.standard_normal((40, widths[0])), g.standard_normal((40, widths[-1]))
+    P = paths.enumerate_paths(widths)
+    C, q, Q, _ = paths.squared_loss_expansion(W, X, Y)
+    T = paths.path_terms(W, X, Y, P)
+    assert np.allclose(-2 * T.mean(axis=0), q, rtol=1e-12, atol=1e-14)
+    # the gates: terms vanish exactly where path_gates closes the path
+    G = paths.path_gates(W, X)
+    assert np.all(T[G == 0] == 0)
+    sub = P[[3, 0, 7]]  # any order, any subset
+    assert np.array_equal(paths.path_terms(W, X, Y, sub), T[:, [3, 0, 7]])
+
+
+def test_path_terms_errors():
+    W = data.random_network([3, 2, 2], seed=0)
+    X, Y = np.ones((4, 3)), np.ones((4, 2))
+    with pytest.raises(ValueError, match="rows must hold paths"):
+        paths.path_terms(W, X, Y, [[0, 2, 0]])
+    with pytest.raises(ValueError, match="rows must hold paths"):
+        paths.path_terms(W, X, Y, [[0, 0]])
+    with pytest.raises(ValueError, match="one row per row"):
+        paths.path_terms(W, X, np.ones((3, 2)), [[0, 0, 0]])

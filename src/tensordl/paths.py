@@ -20,7 +20,9 @@ ordered lexicographically with ``l_0`` most significant (``enumerate_paths``).
 
 The enumeration is exponential in depth by nature; it is for teaching and for
 path statistics on small networks. ``forward`` and the dynamic-programming
-``path_norm`` are what to use otherwise.
+``path_norm`` are what to use otherwise. ``squared_loss_terms``, ``path_terms``, ``shared_edges``
+and ``edge_sums`` serve ``notebooks/07_deep_networks_as_spin_glasses.md`` (the
+assumptions of the reduction to a spin glass, measured).
 """
 
 import numba
@@ -39,6 +41,10 @@ __all__ = [
     "path_gates",
     "path_sum",
     "squared_loss_expansion",
+    "squared_loss_terms",
+    "path_terms",
+    "shared_edges",
+    "edge_sums",
     "path_norm",
     "gate_flips",
 ]
@@ -555,3 +561,170 @@ def squared_loss_expansion(weights, X, Y):
     Q = (A.T @ A / m) * (out[:, None] == out[None, :])
     P = path_tensor(mats).reshape(-1)
     return C, q, Q, P
+
+
+def squared_loss_terms(weights, X, Y):
+    """The three terms of ``squared_loss_expansion`` at ``weights``, by one forward pass.
+
+    With the gates frozen at ``weights``, ``sum_p q_p P_p = -(2/m) sum_s Y_s . Phi(x_s)``
+    and ``sum_{p p'} Q_{p p'} P_p P_p' = (1/m) sum_s ||Phi(x_s)||^2``, so the terms
+    of the polynomial cost no enumeration of paths. For a bias-free ReLU network
+    of depth ``d`` both are homogeneous in the weights (degrees ``d`` and ``2d``),
+    and Euler's identity gives ``Theta . grad E = d (linear + 2 quadratic)``: at a
+    critical point the quadratic term is minus half the linear term.
+
+    Parameters
+    ----------
+    weights : list of ndarray
+    X : ndarray of shape (m, width[0])
+    Y : ndarray of shape (m, width[-1])
+
+    Returns
+    -------
+    constant : float
+        ``C = (1/m) sum_s ||Y_s||^2``.
+    linear : float
+        ``sum_p q_p P_p``.
+    quadratic : float
+        ``sum_{p, p'} Q_{p p'} P_p P_p'``.
+
+    Examples
+    --------
+    >>> W = [np.array([[1.0, -2.0], [0.5, 1.0]]), np.array([[1.0, 2.0]])]
+    >>> X, Y = np.array([[1.0, 0.2], [0.3, -1.0]]), np.array([[0.5], [1.0]])
+    >>> C, q, Q, P = squared_loss_expansion(W, X, Y)
+    >>> c, lin, quad = squared_loss_terms(W, X, Y)
+    >>> bool(np.isclose(lin, q @ P) and np.isclose(quad, P @ Q @ P))
+    True
+    """
+    mats, widths = as_weights(weights)
+    X = as_matrix(X, "X", n_cols=widths[0])
+    Y = as_matrix(Y, "Y", n_cols=widths[-1])
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(f"Y must have one row per row of X ({X.shape[0]}), got {Y.shape[0]}")
+    m = X.shape[0]
+    out = forward(mats, X)
+    return float(np.sum(Y**2) / m), float(-2.0 * np.sum(Y * out) / m), float(np.sum(out**2) / m)
+
+
+def _as_path_rows(paths, name):
+    try:
+        arr = np.asarray(paths)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an integer array of paths, got {type(paths).__name__}") from exc
+    if arr.ndim != 2 or arr.shape[1] < 2:
+        raise ValueError(f"{name} must have shape (n, depth + 1) with depth >= 1, got {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer unit indices, got dtype {arr.dtype}")
+    return arr
+
+
+def shared_edges(paths_a, paths_b):
+    """How many edges two paths have in common, row by row.
+
+    Edge ``k`` of a path ``(l_0, ..., l_d)`` is ``(l_k, l_{k+1})``, the weight
+    ``W_k[l_{k+1}, l_k]``; two paths share it when both ends agree. Two paths
+    share all ``d`` edges only if they are the same path.
+
+    Parameters
+    ----------
+    paths_a, paths_b : ndarray of int, shape (n, d + 1)
+        Paths as rows (as ``enumerate_paths`` returns them).
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+
+    Examples
+    --------
+    >>> shared_edges([[0, 1, 2, 3], [0, 1, 2, 3]], [[0, 1, 5, 3], [4, 1, 2, 3]])
+    array([1, 2])
+    """
+    a, b = _as_path_rows(paths_a, "paths_a"), _as_path_rows(paths_b, "paths_b")
+    if a.shape != b.shape:
+        raise ValueError(f"paths_a and paths_b must have the same shape, got {a.shape} and {b.shape}")
+    same = a == b
+    return np.sum(same[:, :-1] & same[:, 1:], axis=1)
+
+
+def edge_sums(values, widths):
+    """Sum a per-path quantity over the paths through each edge (weight).
+
+    ``S_k[j, i] = sum_{p : l_k = i, l_{k+1} = j} values[p]``: for ``values`` the
+    rate at which each path is open, ``S_k[j, i]`` is how much the weight
+    ``W_k[j, i]`` is used along open paths; for ``values`` all ones it is the
+    number of paths through that weight, ``count_paths(widths) / (width[k] width[k+1])``.
+
+    Parameters
+    ----------
+    values : ndarray of shape (count_paths(widths),)
+        One value per path, in the order of ``enumerate_paths``.
+    widths : sequence of int
+
+    Returns
+    -------
+    list of ndarray
+        ``d`` arrays; entry ``k`` has the shape ``(width[k+1], width[k])`` of ``W_k``.
+
+    Examples
+    --------
+    >>> [s.tolist() for s in edge_sums(np.arange(4.0), [2, 1, 2])]
+    [[[1.0, 5.0]], [[2.0], [4.0]]]
+    """
+    n_paths = count_paths(widths)
+    widths = tuple(int(w) for w in widths)
+    v = np.asarray(values, dtype=np.float64)
+    if v.shape != (n_paths,):
+        raise ValueError(f"values must have shape ({n_paths},), one per path, got {v.shape}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError("values must contain only finite values")
+    T = v.reshape(widths)
+    out = []
+    for k in range(len(widths) - 1):
+        others = tuple(a for a in range(len(widths)) if a not in (k, k + 1))
+        out.append(np.ascontiguousarray(T.sum(axis=others).T))
+    return out
+
+
+def path_terms(weights, X, Y, rows):
+    """Per-sample terms ``Y_{s, l_d} x_{s, l_0} pi(p, x_s)`` of chosen paths (ReLU network).
+
+    Their mean over the samples is the slide's ``q(X, Y, p) = E[pi Y^{p(K)} X^{p(1)}]``,
+    and ``-2`` times it is the coefficient ``q_p`` of ``squared_loss_expansion``.
+    Only the chosen paths are formed, from the unit gates, so any subset of a
+    large network's paths costs one pass over the hidden layers.
+
+    Parameters
+    ----------
+    weights : list of ndarray
+    X : ndarray of shape (m, width[0])
+    Y : ndarray of shape (m, width[-1])
+    rows : ndarray of int, shape (n_rows, d + 1)
+        Paths as rows (as ``enumerate_paths`` returns them).
+
+    Returns
+    -------
+    ndarray of shape (m, n_rows)
+
+    Examples
+    --------
+    >>> W = [np.array([[1.0, -2.0], [0.5, 1.0]]), np.array([[1.0, 2.0]])]
+    >>> X, Y = np.array([[1.0, 0.2], [0.3, -1.0]]), np.array([[0.5], [1.0]])
+    >>> C, q, Q, P = squared_loss_expansion(W, X, Y)
+    >>> T = path_terms(W, X, Y, enumerate_paths([2, 2, 1]))
+    >>> bool(np.allclose(-2 * T.mean(axis=0), q))
+    True
+    """
+    mats, widths = as_weights(weights)
+    X = as_matrix(X, "X", n_cols=widths[0])
+    Y = as_matrix(Y, "Y", n_cols=widths[-1])
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(f"Y must have one row per row of X ({X.shape[0]}), got {Y.shape[0]}")
+    r = _as_path_rows(rows, "rows")
+    if r.shape[1] != len(widths) or np.any(r < 0) or np.any(r >= np.asarray(widths)):
+        raise ValueError(f"rows must hold paths (l_0, ..., l_d) with 0 <= l_k < width[k] = {list(widths)}")
+    _check_budget(len(r), X.shape[0], "path_terms")
+    out = X[:, r[:, 0]] * Y[:, r[:, -1]]
+    for K, g in enumerate(unit_gates(mats, X), start=1):
+        out *= g[:, r[:, K]]
+    return out
