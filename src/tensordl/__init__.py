@@ -15,6 +15,8 @@ book that use it:
   (chapter 5; imported on its own, ``from tensordl import convac``, so that ``import tensordl`` does not
   load torch);
 - :mod:`tensordl.spinglass` -- spherical spin glasses, descent, Newton, complexity (chapters 6 and 7);
+- :mod:`tensordl.training` -- many small ReLU networks trained as one batched torch computation
+  (chapter 7, network minima; imported on its own, like ``convac``);
 - :mod:`tensordl.data` -- bundled data sets and planted instances.
 """
 

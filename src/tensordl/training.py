@@ -1,0 +1,565 @@
+"""Many one-hidden-layer ReLU networks trained at once, as one batched tensor computation.
+
+Slides: "[Choromaska, Henaff, Mathieu, LeCun, Ben Arous,'14]", the network experiment
+offered as evidence for the spin-glass picture (Choromanska et al., 2015, Table 1).
+Used by ``notebooks/08_network_minima.md``.
+
+``nets`` networks ``x -> W2 relu(W1 x + b1) + b2`` of one hidden size are stored as
+stacked tensors with a leading network axis, ``W1`` of shape ``(nets, hidden, d)``
+(a weight matrix maps layer k to layer k+1, as everywhere in the package), and each
+step is a batched matrix product (``torch.bmm``/``matmul``). The networks never
+interact: the loss that is differentiated is the sum of the networks' own losses, so
+each network receives exactly the gradient it would receive alone. Network ``k``
+draws its initialisation and, for minibatch SGD, its own minibatch order from
+``numpy.random.default_rng([seed, k])``, so that training networks ``[2, 5]`` gives
+the same numbers for them as training networks ``0..5`` together.
+
+Two protocols:
+
+- :func:`train_sgd` -- plain minibatch SGD with a constant step for a fixed number of
+  epochs, no weight decay (the protocol reported for the paper's experiment);
+- :func:`train_adam` -- full-batch Adam with a cosine-decayed step and weight decay
+  (the protocol of this book's first version of the experiment).
+
+The loss is the cross-entropy (softmax of the 10 outputs), averaged over samples.
+"""
+
+import math
+import numbers
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ._checks import as_int
+
+__all__ = [
+    "TrainingRun",
+    "init_relu_nets",
+    "per_net_loss",
+    "train_sgd",
+    "train_adam",
+    "gradient_norm",
+    "hessian",
+    "training_flops",
+]
+
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+_CHUNK = 512  # samples per chunk when a whole data set is evaluated
+
+
+@dataclass
+class TrainingRun:
+    """The result of :func:`train_sgd` or :func:`train_adam`.
+
+    Attributes
+    ----------
+    params : dict of str to torch.Tensor
+        ``W1`` ``(nets, hidden, d)``, ``b1`` ``(nets, hidden)``, ``W2`` ``(nets, k, hidden)``,
+        ``b2`` ``(nets, k)``, on the training device, detached.
+    nets : ndarray of shape (nets,)
+        The network numbers (each seeds its network).
+    checkpoints : ndarray of shape (c,)
+        Epochs (SGD) or steps (Adam) at which the losses were recorded; 0 is the start.
+    losses : dict of str to ndarray of shape (c, nets)
+        Mean cross-entropy of every network at every checkpoint, on ``"train"`` and on
+        each named evaluation set.
+    grad_norm_init, grad_norm : ndarray of shape (nets,)
+        Euclidean norm of the full-batch gradient of the training objective (train loss,
+        plus the weight decay term where there is one) at the start and at the end.
+    seconds : float
+        Wall time of the training loop (checkpoint evaluations included).
+    flops : float
+        Floating-point operations of the matrix products of the training loop and of the
+        checkpoint evaluations (:func:`training_flops`).
+    """
+
+    params: dict
+    nets: np.ndarray
+    checkpoints: np.ndarray
+    losses: dict = field(default_factory=dict)
+    grad_norm_init: np.ndarray = None
+    grad_norm: np.ndarray = None
+    seconds: float = 0.0
+    flops: float = 0.0
+
+
+def _net_ids(nets):
+    if isinstance(nets, numbers.Integral) and not isinstance(nets, bool):
+        return np.arange(as_int(nets, "nets", minimum=1))
+    try:
+        ids = [as_int(k, "nets", minimum=0) for k in nets]
+    except TypeError as exc:
+        raise TypeError("nets must be an int or a sequence of non-negative ints") from exc
+    if not ids:
+        raise ValueError("nets must name at least one network")
+    return np.asarray(ids, dtype=np.int64)
+
+
+def _dtype(dtype):
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+    return dtype
+
+
+def _data(X, y, name, n_classes, dtype, device):
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
+        raise ValueError(f"{name}: X must be a numeric 2-D array (samples, features), got shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{name}: X must contain only finite values")
+    if y.shape != (X.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{name}: y must be integer class labels of shape ({X.shape[0]},), got {y.dtype} {y.shape}")
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"{name}: y must hold labels in [0, {n_classes}), got [{y.min()}, {y.max()}]")
+    return (torch.as_tensor(X, dtype=dtype, device=device),
+            torch.as_tensor(y, dtype=torch.int64, device=device))
+
+
+def _positive(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be positive and finite, got {value}")
+    return float(value)
+
+
+def init_relu_nets(d, hidden, n_classes, nets, seed=0, dtype=torch.float32, device=None):
+    """He-initialised one-hidden-layer ReLU networks, stacked along a leading network axis.
+
+    Network ``k`` draws ``W1 ~ N(0, 2/d)`` and then ``W2 ~ N(0, 1/hidden)`` from
+    ``numpy.random.default_rng([seed, k])``; the biases start at zero.
+
+    Parameters
+    ----------
+    d, hidden, n_classes : int
+        Input dimension, hidden units, outputs.
+    nets : int or sequence of int
+        How many networks (numbered ``0 .. nets-1``), or the numbers of the networks.
+    seed : int, default=0
+    dtype : torch.float32 or torch.float64, default=torch.float32
+    device : str or torch.device or None, default=None
+        ``None`` is the CPU.
+
+    Returns
+    -------
+    params : dict of str to torch.Tensor
+        ``W1`` ``(nets, hidden, d)``, ``b1`` ``(nets, hidden)``, ``W2`` ``(nets, n_classes, hidden)``,
+        ``b2`` ``(nets, n_classes)``.
+    rngs : list of numpy.random.Generator
+        One per network, advanced past its initialisation (SGD draws its minibatch
+        orders from them).
+
+    Examples
+    --------
+    >>> p, _ = init_relu_nets(64, 25, 10, nets=3)
+    >>> tuple(p["W1"].shape), tuple(p["W2"].shape)
+    ((3, 25, 64), (3, 10, 25))
+    """
+    d = as_int(d, "d", minimum=1)
+    hidden = as_int(hidden, "hidden", minimum=1)
+    n_classes = as_int(n_classes, "n_classes", minimum=2)
+    ids = _net_ids(nets)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    dtype = _dtype(dtype)
+    rngs = [np.random.default_rng([int(seed), int(k)]) for k in ids]
+    W1, W2 = [], []
+    for g in rngs:
+        W1.append(g.standard_normal((hidden, d)) * math.sqrt(2 / d))
+        W2.append(g.standard_normal((n_classes, hidden)) * math.sqrt(1 / hidden))
+    n = len(ids)
+    params = {
+        "W1": torch.as_tensor(np.stack(W1), dtype=dtype, device=device),
+        "b1": torch.zeros((n, hidden), dtype=dtype, device=device),
+        "W2": torch.as_tensor(np.stack(W2), dtype=dtype, device=device),
+        "b2": torch.zeros((n, n_classes), dtype=dtype, device=device),
+    }
+    return params, rngs
+
+
+def _logits(params, X):
+    """Logits ``(nets, m, k)``; ``X`` is ``(m, d)`` (shared) or ``(nets, m, d)``."""
+    W1, b1, W2, b2 = (params[k] for k in PARAM_NAMES)
+    hid = torch.relu(torch.matmul(X, W1.transpose(1, 2)) + b1[:, None, :])
+    return torch.baddbmm(b2[:, None, :], hid, W2.transpose(1, 2))
+
+
+def _ce(params, X, y):
+    """Per-network mean cross-entropy; ``y`` is ``(m,)`` or ``(nets, m)``."""
+    logits = _logits(params, X)
+    n = logits.shape[0]
+    y = y.expand(n, -1) if y.ndim == 1 else y
+    return torch.nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(dim=1)
+
+
+def per_net_loss(params, X, y):
+    """Mean cross-entropy of every network on the samples ``(X, y)``, in chunks of samples.
+
+    Parameters
+    ----------
+    params : dict of str to torch.Tensor
+        As returned by :func:`init_relu_nets` or in :attr:`TrainingRun.params`.
+    X : ndarray of shape (m, d)
+    y : ndarray of shape (m,)
+        Integer class labels.
+
+    Returns
+    -------
+    ndarray of shape (nets,)
+
+    Examples
+    --------
+    >>> p, _ = init_relu_nets(4, 3, 2, nets=2, dtype=torch.float64)
+    >>> per_net_loss(p, np.zeros((5, 4)), np.zeros(5, dtype=int))  # zero input: logits 0
+    array([0.69314718, 0.69314718])
+    """
+    p = _check_params(params)
+    Xt, yt = _data(X, y, "per_net_loss", p["W2"].shape[1], p["W1"].dtype, p["W1"].device)
+    with torch.no_grad():
+        return _loss_chunked(p, Xt, yt).double().cpu().numpy()
+
+
+def _loss_chunked(p, Xt, yt):
+    total = torch.zeros(p["W1"].shape[0], dtype=torch.float64, device=Xt.device)
+    for i in range(0, len(Xt), _CHUNK):
+        xb, yb = Xt[i:i + _CHUNK], yt[i:i + _CHUNK]
+        total += _ce(p, xb, yb).double() * len(xb)
+    return total / len(Xt)
+
+
+def _check_params(params):
+    if not isinstance(params, dict) or set(params) != set(PARAM_NAMES):
+        raise TypeError(f"params must be a dict with the keys {PARAM_NAMES}")
+    if not all(isinstance(v, torch.Tensor) for v in params.values()):
+        raise TypeError("params must hold torch tensors")
+    return params
+
+
+def _grad_norm(p, Xt, yt, weight_decay):
+    """Norm of the full-batch gradient of mean CE (+ weight_decay/2 |W|^2) per network."""
+    q = {k: v.detach().clone().requires_grad_() for k, v in p.items()}
+    m = len(Xt)
+    for i in range(0, m, _CHUNK):
+        xb, yb = Xt[i:i + _CHUNK], yt[i:i + _CHUNK]
+        (_ce(q, xb, yb) * (len(xb) / m)).sum().backward()
+    sq = 0
+    for k in PARAM_NAMES:
+        g = q[k].grad
+        if weight_decay and k in ("W1", "W2"):
+            g = g + weight_decay * q[k].detach()
+        sq = sq + g.double().pow(2).flatten(1).sum(dim=1)
+    return torch.sqrt(sq).cpu().numpy()
+
+
+def gradient_norm(params, X, y, weight_decay=0.0):
+    """Euclidean norm of each network's full-batch gradient of its training objective.
+
+    The objective is the mean cross-entropy plus ``weight_decay / 2`` times the squared
+    norm of the weight matrices (not the biases).
+
+    Parameters
+    ----------
+    params : dict of str to torch.Tensor
+    X : ndarray of shape (m, d)
+    y : ndarray of shape (m,)
+    weight_decay : float, default=0.0
+
+    Returns
+    -------
+    ndarray of shape (nets,)
+
+    Examples
+    --------
+    >>> p, _ = init_relu_nets(4, 3, 2, nets=2, dtype=torch.float64)
+    >>> gradient_norm(p, np.zeros((5, 4)), np.array([0, 1, 0, 1, 0]))  # only b2 moves
+    array([0.14142136, 0.14142136])
+    """
+    p = _check_params(params)
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real) or not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be a non-negative number, got {weight_decay!r}")
+    Xt, yt = _data(X, y, "gradient_norm", p["W2"].shape[1], p["W1"].dtype, p["W1"].device)
+    return _grad_norm(p, Xt, yt, float(weight_decay))
+
+
+def training_flops(d, hidden, n_classes, nets, train_samples, epochs, eval_samples=0, evaluations=0):
+    """Floating-point operations of the matrix products of a batched training run.
+
+    Per sample and network, the forward pass costs ``2 (d h + h k)`` (a multiply-add is
+    two operations) and the backward pass ``2 d h`` (weights of layer 1; no input
+    gradient) plus ``4 h k`` (weights and input of layer 2): ``4 d h + 6 h k`` per
+    sample seen in training. Each evaluation of a loss costs the forward pass on
+    ``eval_samples`` samples. Element-wise work (ReLU, softmax, updates) is left out.
+
+    Parameters
+    ----------
+    d, hidden, n_classes, nets : int
+    train_samples : int
+        Samples per epoch (SGD) or per step (full-batch Adam).
+    epochs : int
+        Epochs (SGD) or steps (Adam).
+    eval_samples, evaluations : int, default=0
+        Samples per evaluation and number of evaluations.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> training_flops(64, 25, 10, nets=1, train_samples=1, epochs=1)
+    7900.0
+    """
+    d, h, k = (as_int(v, name, minimum=1) for v, name in ((d, "d"), (hidden, "hidden"), (n_classes, "n_classes")))
+    nets = as_int(nets, "nets", minimum=1)
+    per_train = 4 * d * h + 6 * h * k
+    per_eval = 2 * (d * h + h * k)
+    m, e = as_int(train_samples, "train_samples", minimum=0), as_int(epochs, "epochs", minimum=0)
+    m_eval = as_int(eval_samples, "eval_samples", minimum=0)
+    evals = as_int(evaluations, "evaluations", minimum=0)
+    return float(nets * (per_train * m * e + per_eval * m_eval * evals))
+
+
+def _eval_sets(eval_sets, n_classes, dtype, device):
+    out = {}
+    if eval_sets is None:
+        return out
+    if not isinstance(eval_sets, dict):
+        raise TypeError("eval_sets must be a dict name -> (X, y)")
+    for name, pair in eval_sets.items():
+        if name == "train" or not isinstance(name, str):
+            raise ValueError(f"eval_sets: names must be strings other than 'train', got {name!r}")
+        out[name] = _data(*pair, f"eval_sets[{name!r}]", n_classes, dtype, device)
+    return out
+
+
+def _checkpoints(checkpoints, last, name):
+    cps = sorted({as_int(c, name, minimum=0) for c in (checkpoints or ())} | {0, last})
+    if cps[-1] > last:
+        raise ValueError(f"{name} must lie in [0, {last}], got {cps[-1]}")
+    return cps
+
+
+def _record(run, p, Xt, yt, sets):
+    with torch.no_grad():
+        run.losses["train"].append(_loss_chunked(p, Xt, yt).cpu().numpy())
+        for name, (Xe, ye) in sets.items():
+            run.losses[name].append(_loss_chunked(p, Xe, ye).cpu().numpy())
+
+
+def _setup(X, y, hidden, nets, n_classes, seed, dtype, device, eval_sets):
+    dtype = _dtype(dtype)
+    Xt, yt = _data(X, y, "train", as_int(n_classes, "n_classes", minimum=2), dtype, device)
+    p, rngs = init_relu_nets(Xt.shape[1], hidden, n_classes, nets, seed, dtype, device)
+    sets = _eval_sets(eval_sets, n_classes, dtype, device)
+    return Xt, yt, p, rngs, sets
+
+
+def _finish(run, p, Xt, yt, sets, weight_decay, t0, flop_args):
+    run.grad_norm = _grad_norm(p, Xt, yt, weight_decay)
+    run.seconds = time.perf_counter() - t0
+    run.params = {k: v.detach() for k, v in p.items()}
+    run.checkpoints = np.asarray(run.checkpoints)
+    run.losses = {k: np.stack(v) for k, v in run.losses.items()}
+    d, h, k, n, m, e = flop_args
+    evals = len(run.checkpoints)
+    m_eval = m + sum(len(Xe) for Xe, _ in sets.values())
+    # the two full-batch gradients: forward and backward over the training set
+    run.flops = training_flops(d, h, k, n, m, e + 2, m_eval, evals)
+    return run
+
+
+def train_sgd(X, y, hidden, nets, *, epochs, batch_size, lr, seed=0, n_classes=10,
+              eval_sets=None, checkpoints=None, device=None, dtype=torch.float32):
+    """Train ``nets`` one-hidden-layer ReLU networks by minibatch SGD, all at once.
+
+    Plain SGD (no momentum, no weight decay, constant step ``lr``) on the mean
+    cross-entropy of each minibatch, for ``epochs`` passes over the training set.
+    Network ``k`` reshuffles the training set every epoch with its own generator
+    ``numpy.random.default_rng([seed, k])`` (after drawing its initialisation, see
+    :func:`init_relu_nets`) and takes consecutive minibatches of ``batch_size``
+    samples (the last one smaller when ``batch_size`` does not divide the samples).
+
+    Parameters
+    ----------
+    X : ndarray of shape (m, d)
+        Training inputs.
+    y : ndarray of int of shape (m,)
+        Training labels in ``[0, n_classes)``.
+    hidden : int
+        Hidden units.
+    nets : int or sequence of int
+        How many networks, or the numbers of the networks to train.
+    epochs, batch_size : int
+    lr : float
+        Step size.
+    seed : int, default=0
+    n_classes : int, default=10
+    eval_sets : dict of str to (ndarray, ndarray), optional
+        Further data sets (e.g. ``{"test": (X_test, y_test)}``) whose losses are
+        recorded at the checkpoints.
+    checkpoints : sequence of int, optional
+        Epochs after which the losses are recorded; the start (0) and the end are
+        always recorded.
+    device : str or torch.device or None, default=None
+        ``None`` is the CPU.
+    dtype : torch.float32 or torch.float64, default=torch.float32
+
+    Returns
+    -------
+    TrainingRun
+
+    Examples
+    --------
+    >>> g = np.random.default_rng(0)
+    >>> X, y = g.standard_normal((40, 5)), g.integers(0, 3, 40)
+    >>> run = train_sgd(X, y, hidden=8, nets=4, epochs=20, batch_size=10, lr=0.1,
+    ...                 n_classes=3, checkpoints=[10])
+    >>> run.losses["train"].shape
+    (3, 4)
+    >>> bool((run.losses["train"][-1] < run.losses["train"][0]).all())
+    True
+    """
+    epochs = as_int(epochs, "epochs", minimum=1)
+    batch_size = as_int(batch_size, "batch_size", minimum=1)
+    lr = _positive(lr, "lr")
+    Xt, yt, p, rngs, sets = _setup(X, y, hidden, nets, n_classes, seed, dtype, device, eval_sets)
+    m, n = len(Xt), len(rngs)
+    cps = _checkpoints(checkpoints, epochs, "checkpoints")
+    run = TrainingRun(params=p, nets=_net_ids(nets), checkpoints=cps,
+                      losses={k: [] for k in ["train", *sets]})
+    t0 = time.perf_counter()
+    run.grad_norm_init = _grad_norm(p, Xt, yt, 0.0)
+    for v in p.values():
+        v.requires_grad_()
+    _record(run, p, Xt, yt, sets)
+    for epoch in range(1, epochs + 1):
+        order = torch.as_tensor(np.stack([g.permutation(m) for g in rngs]), device=Xt.device)
+        Xp, yp = Xt[order], yt[order]  # (nets, m, d), (nets, m): each net's own order
+        for i in range(0, m, batch_size):
+            loss = _ce(p, Xp[:, i:i + batch_size], yp[:, i:i + batch_size]).sum()
+            grads = torch.autograd.grad(loss, [p[k] for k in PARAM_NAMES])
+            with torch.no_grad():
+                for k, g in zip(PARAM_NAMES, grads):
+                    p[k].sub_(lr * g)
+        if epoch in cps:
+            _record(run, p, Xt, yt, sets)
+    return _finish(run, p, Xt, yt, sets, 0.0, t0, (Xt.shape[1], hidden, n_classes, n, m, epochs))
+
+
+def train_adam(X, y, hidden, nets, *, steps, lr=1e-2, weight_decay=1e-4, seed=0, n_classes=10,
+               eval_sets=None, checkpoints=None, device=None, dtype=torch.float32):
+    """Train ``nets`` one-hidden-layer ReLU networks by full-batch Adam, all at once.
+
+    ``steps`` full-batch steps of Adam (torch defaults, betas 0.9 and 0.999) on the mean
+    cross-entropy plus ``weight_decay / 2`` times the squared norm of ``W1`` and ``W2``,
+    with the step decayed from ``lr`` to 0 by a cosine schedule. Adam acts coordinate by
+    coordinate, so the networks remain independent.
+
+    Parameters
+    ----------
+    X : ndarray of shape (m, d)
+    y : ndarray of int of shape (m,)
+    hidden : int
+    nets : int or sequence of int
+    steps : int
+    lr : float, default=1e-2
+    weight_decay : float, default=1e-4
+        Non-negative.
+    seed, n_classes, eval_sets, device, dtype
+        As in :func:`train_sgd`.
+    checkpoints : sequence of int, optional
+        Steps after which the losses are recorded (0 and ``steps`` always are).
+
+    Returns
+    -------
+    TrainingRun
+
+    Examples
+    --------
+    >>> g = np.random.default_rng(0)
+    >>> X, y = g.standard_normal((40, 5)), g.integers(0, 3, 40)
+    >>> run = train_adam(X, y, hidden=8, nets=2, steps=100, n_classes=3)
+    >>> bool((run.grad_norm < run.grad_norm_init).all())
+    True
+    """
+    steps = as_int(steps, "steps", minimum=1)
+    lr = _positive(lr, "lr")
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real) or not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be a non-negative number, got {weight_decay!r}")
+    wd = float(weight_decay)
+    Xt, yt, p, rngs, sets = _setup(X, y, hidden, nets, n_classes, seed, dtype, device, eval_sets)
+    m, n = len(Xt), len(rngs)
+    cps = _checkpoints(checkpoints, steps, "checkpoints")
+    run = TrainingRun(params=p, nets=_net_ids(nets), checkpoints=cps,
+                      losses={k: [] for k in ["train", *sets]})
+    t0 = time.perf_counter()
+    run.grad_norm_init = _grad_norm(p, Xt, yt, wd)
+    params = [p[k].requires_grad_() for k in PARAM_NAMES]
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    _record(run, p, Xt, yt, sets)
+    for step in range(1, steps + 1):
+        opt.zero_grad()
+        objective = _ce(p, Xt, yt)
+        if wd:
+            objective = objective + 0.5 * wd * (p["W1"].pow(2).sum(dim=(1, 2)) + p["W2"].pow(2).sum(dim=(1, 2)))
+        objective.sum().backward()
+        opt.step()
+        sched.step()
+        if step in cps:
+            _record(run, p, Xt, yt, sets)
+    return _finish(run, p, Xt, yt, sets, wd, t0, (Xt.shape[1], hidden, n_classes, n, m, steps))
+
+
+def hessian(params, net, X, y, weight_decay=0.0):
+    """The exact Hessian of one network's training objective, in float64.
+
+    The objective is the mean cross-entropy on ``(X, y)`` plus ``weight_decay / 2``
+    times the squared norm of the weight matrices, as a function of the network's
+    parameters flattened in the order ``W1, b1, W2, b2`` (row-major). Computed by
+    ``torch.autograd.functional.hessian``; the ReLU contributes no second derivative
+    (it is piecewise linear), so the Hessian is that of the current activation pattern.
+
+    Parameters
+    ----------
+    params : dict of str to torch.Tensor
+        Stacked networks (:attr:`TrainingRun.params`).
+    net : int
+        Position of the network along the network axis.
+    X : ndarray of shape (m, d)
+    y : ndarray of shape (m,)
+    weight_decay : float, default=0.0
+
+    Returns
+    -------
+    ndarray of shape (P, P)
+        ``P = h d + h + k h + k`` parameters.
+
+    Examples
+    --------
+    >>> p, _ = init_relu_nets(3, 2, 2, nets=1)
+    >>> H = hessian(p, 0, np.ones((4, 3)), np.array([0, 1, 1, 0]))
+    >>> H.shape, bool(np.allclose(H, H.T))
+    ((14, 14), True)
+    """
+    p = _check_params(params)
+    n = p["W1"].shape[0]
+    net = as_int(net, "net", minimum=0)
+    if net >= n:
+        raise ValueError(f"net must be below the number of networks {n}, got {net}")
+    one = {k: p[k][net:net + 1].detach().to(dtype=torch.float64, device="cpu") for k in PARAM_NAMES}
+    shapes = [one[k].shape for k in PARAM_NAMES]
+    sizes = [math.prod(s) for s in shapes]
+    theta = torch.cat([one[k].reshape(-1) for k in PARAM_NAMES])
+    Xt, yt = _data(X, y, "hessian", one["W2"].shape[1], torch.float64, "cpu")
+    wd = float(weight_decay)
+
+    def objective(t):
+        q = dict(zip(PARAM_NAMES, (c.reshape(s) for c, s in zip(torch.split(t, sizes), shapes))))
+        val = _ce(q, Xt, yt)[0]
+        return val + 0.5 * wd * (q["W1"].pow(2).sum() + q["W2"].pow(2).sum())
+
+    return torch.autograd.functional.hessian(objective, theta, vectorize=True).numpy()

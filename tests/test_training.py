@@ -1,0 +1,178 @@
+"""Tests of tensordl.training: batched training equals training each network alone."""
+
+import numpy as np
+import pytest
+import torch
+
+from tensordl import training
+
+
+@pytest.fixture(scope="module")
+def toy():
+    g = np.random.default_rng(3)
+    X = g.standard_normal((30, 6))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0).astype(int)
+    Xe = g.standard_normal((12, 6))
+    ye = g.integers(0, 3, 12)
+    return X, y, Xe, ye
+
+
+def sgd(toy, nets, **kw):
+    X, y, Xe, ye = toy
+    args = dict(epochs=6, batch_size=7, lr=0.2, seed=5, n_classes=3, eval_sets={"test": (Xe, ye)},
+                checkpoints=[2], dtype=torch.float64)
+    args.update(kw)
+    return training.train_sgd(X, y, 4, nets, **args)
+
+
+def test_sgd_batched_equals_each_net_alone(toy):
+    together = sgd(toy, 4)
+    for k in range(4):
+        alone = sgd(toy, [k])
+        for name in training.PARAM_NAMES:
+            np.testing.assert_allclose(alone.params[name][0].numpy(), together.params[name][k].numpy(),
+                                       rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(alone.losses["test"][:, 0], together.losses["test"][:, k], rtol=1e-10)
+        np.testing.assert_allclose(alone.grad_norm[0], together.grad_norm[k], rtol=1e-9)
+
+
+def test_sgd_matches_a_plain_reference_loop(toy):
+    """One network by a loop written out with torch.nn, same draws: same weights."""
+    X, y, _, _ = toy
+    run = sgd(toy, [1], epochs=3, eval_sets=None, checkpoints=None)
+    g = np.random.default_rng([5, 1])
+    W1 = torch.tensor(g.standard_normal((4, 6)) * np.sqrt(2 / 6), requires_grad=True)
+    W2 = torch.tensor(g.standard_normal((3, 4)) * np.sqrt(1 / 4), requires_grad=True)
+    b1 = torch.zeros(4, dtype=torch.float64, requires_grad=True)
+    b2 = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+    for _ in range(3):
+        order = torch.tensor(g.permutation(len(X)))
+        for i in range(0, len(X), 7):
+            idx = order[i:i + 7]
+            logits = torch.relu(Xt[idx] @ W1.T + b1) @ W2.T + b2
+            loss = torch.nn.functional.cross_entropy(logits, yt[idx])
+            grads = torch.autograd.grad(loss, [W1, b1, W2, b2])
+            with torch.no_grad():
+                for p, gr in zip([W1, b1, W2, b2], grads):
+                    p -= 0.2 * gr
+    for name, ref in zip(training.PARAM_NAMES, [W1, b1, W2, b2]):
+        np.testing.assert_allclose(run.params[name][0].numpy(), ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_adam_batched_equals_each_net_alone(toy):
+    X, y, _, _ = toy
+    together = training.train_adam(X, y, 5, 3, steps=30, seed=2, n_classes=3, dtype=torch.float64)
+    alone = training.train_adam(X, y, 5, [2], steps=30, seed=2, n_classes=3, dtype=torch.float64)
+    np.testing.assert_allclose(alone.params["W1"][0].numpy(), together.params["W1"][2].numpy(), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(alone.losses["train"][:, 0], together.losses["train"][:, 2], rtol=1e-8)
+
+
+def test_losses_decrease_and_gradients_shrink(toy):
+    run = sgd(toy, 5, epochs=40)
+    assert run.losses["train"].shape == (3, 5)
+    assert np.all(run.losses["train"][-1] < 0.7 * run.losses["train"][0])
+    assert np.all(run.grad_norm < run.grad_norm_init)
+    np.testing.assert_array_equal(run.checkpoints, [0, 2, 40])
+
+
+def test_recorded_losses_match_per_net_loss(toy):
+    X, y, Xe, ye = toy
+    run = sgd(toy, 3)
+    np.testing.assert_allclose(training.per_net_loss(run.params, X, y), run.losses["train"][-1], rtol=1e-12)
+    np.testing.assert_allclose(training.per_net_loss(run.params, Xe, ye), run.losses["test"][-1], rtol=1e-12)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(toy):
+    a, b = sgd(toy, 3), sgd(toy, 3)
+    np.testing.assert_array_equal(a.losses["train"], b.losses["train"])
+    c = sgd(toy, 3, seed=6)
+    assert not np.allclose(a.losses["train"][-1], c.losses["train"][-1])
+
+
+def test_each_net_has_its_own_order(toy):
+    """Same initialisation is impossible to arrange, but two nets never share a trajectory."""
+    run = sgd(toy, 3)
+    assert len(np.unique(np.round(run.losses["train"][-1], 12))) == 3
+
+
+def test_gradient_norm_against_autograd_of_one_net(toy):
+    X, y, _, _ = toy
+    p, _ = training.init_relu_nets(6, 4, 3, nets=2, seed=1, dtype=torch.float64)
+    wd = 0.3
+    H_free = training.gradient_norm(p, X, y, weight_decay=wd)
+    q = {k: v[1:2].clone().requires_grad_() for k, v in p.items()}
+    loss = training._ce(q, torch.tensor(X), torch.tensor(y))[0]
+    loss = loss + 0.5 * wd * (q["W1"].pow(2).sum() + q["W2"].pow(2).sum())
+    grads = torch.autograd.grad(loss, [q[k] for k in training.PARAM_NAMES])
+    assert H_free[1] == pytest.approx(float(torch.sqrt(sum(g.pow(2).sum() for g in grads))), rel=1e-12)
+
+
+def test_hessian_against_finite_differences_of_the_gradient(toy):
+    X, y, _, _ = toy
+    p, _ = training.init_relu_nets(6, 4, 3, nets=2, seed=1, dtype=torch.float64)
+    H = training.hessian(p, 1, X, y, weight_decay=0.1)
+    assert H.shape == (4 * 6 + 4 + 3 * 4 + 3,) * 2
+    np.testing.assert_allclose(H, H.T, atol=1e-12)
+    theta = torch.cat([p[k][1].reshape(-1) for k in training.PARAM_NAMES])
+    shapes = [p[k][1:2].shape for k in training.PARAM_NAMES]
+    sizes = [int(np.prod(s)) for s in shapes]
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+
+    def grad(t):
+        t = t.clone().requires_grad_()
+        q = dict(zip(training.PARAM_NAMES, (c.reshape(s) for c, s in zip(torch.split(t, sizes), shapes))))
+        f = training._ce(q, Xt, yt)[0] + 0.05 * (q["W1"].pow(2).sum() + q["W2"].pow(2).sum())
+        return torch.autograd.grad(f, t)[0]
+
+    e = torch.zeros_like(theta)
+    for j in (0, 10, 30, 42):
+        e.zero_()
+        e[j] = 1e-6
+        fd = (grad(theta + e) - grad(theta - e)) / 2e-6
+        np.testing.assert_allclose(H[:, j], fd.numpy(), atol=1e-6)
+
+
+def test_training_flops_counts_matrix_products():
+    # forward 2(dh + hk), backward 2dh + 4hk per sample; evaluation 2(dh + hk)
+    assert training.training_flops(2, 3, 4, nets=5, train_samples=7, epochs=2) == 5 * 7 * 2 * (4 * 6 + 6 * 12)
+    assert training.training_flops(2, 3, 4, 1, 0, 0, eval_samples=10, evaluations=3) == 3 * 10 * 2 * 18
+
+
+@pytest.mark.parametrize(
+    "kw, exc, word",
+    [
+        (dict(epochs=0), ValueError, "epochs"),
+        (dict(batch_size=2.5), TypeError, "batch_size"),
+        (dict(lr=-0.1), ValueError, "lr"),
+        (dict(lr="fast"), TypeError, "lr"),
+        (dict(checkpoints=[99]), ValueError, "checkpoints"),
+        (dict(dtype=torch.int32), TypeError, "dtype"),
+        (dict(seed=1.5), TypeError, "seed"),
+        (dict(eval_sets={"train": (np.zeros((2, 6)), np.zeros(2, int))}), ValueError, "eval_sets"),
+    ],
+)
+def test_bad_arguments_raise_naming_them(toy, kw, exc, word):
+    with pytest.raises(exc, match=word):
+        sgd(toy, 2, **kw)
+
+
+def test_bad_data_raise(toy):
+    X, y, _, _ = toy
+    with pytest.raises(ValueError, match="y must"):
+        training.train_sgd(X, y.astype(float), 3, 2, epochs=1, batch_size=5, lr=0.1, n_classes=3)
+    with pytest.raises(ValueError, match="labels"):
+        training.train_sgd(X, y + 5, 3, 2, epochs=1, batch_size=5, lr=0.1, n_classes=3)
+    Xn = X.copy()
+    Xn[0, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        training.train_sgd(Xn, y, 3, 2, epochs=1, batch_size=5, lr=0.1, n_classes=3)
+    with pytest.raises(ValueError, match="nets"):
+        training.train_sgd(X, y, 3, [], epochs=1, batch_size=5, lr=0.1, n_classes=3)
+    with pytest.raises(ValueError, match="weight_decay"):
+        training.train_adam(X, y, 3, 2, steps=1, weight_decay=-1.0, n_classes=3)
+    p, _ = training.init_relu_nets(6, 3, 3, nets=2)
+    with pytest.raises(ValueError, match="net must"):
+        training.hessian(p, 2, X, y)
+    with pytest.raises(TypeError, match="params"):
+        training.per_net_loss({"W1": p["W1"]}, X, y)
