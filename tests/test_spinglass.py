@@ -142,6 +142,7 @@ def test_complexity_of_minima_at_the_threshold_is_the_closed_form():
         (lambda: sg.critical_energy_density(5, 3, [0.0, -1.0]), "bins must be an increasing"),
         (lambda: sg.anneal(sg.SphericalSpinGlass(5, 3, seed=0), [0.5, 1.0], 2, seed=0), "decreasing"),
         (lambda: sg.anneal(sg.SphericalSpinGlass(5, 3, seed=0), [1.0, 0.0], 2, seed=0), "fields must be"),
+        (lambda: sg.anneal(sg.SphericalSpinGlass(5, 3, seed=0), [1.0], 2, seed=0, noise="x"), "noise must be"),
         (lambda: sg.descend(sg.SphericalSpinGlass(5, 3, seed=0), 3, 0, W0=on_sphere(2, 5, 0)), "W0 must have"),
     ],
 )
@@ -260,3 +261,8 @@ def test_anneal_ends_at_minima_and_is_deterministic():
     # a strong field moves each restart to the minimum its own field selects: other end points
     strong = sg.anneal(glass, [20.0], n_restarts=6, seed=15, stage_iter=4000)
     assert not np.allclose(strong.energy, plain.energy, atol=1e-6)
+    # noise redrawn at every step: a different path, still to minima, and reproducible
+    noisy = sg.anneal(glass, [1.0, 0.5], n_restarts=6, seed=15, stage_iter=200, noise="gradient")
+    again = sg.anneal(glass, [1.0, 0.5], n_restarts=6, seed=15, stage_iter=200, noise="gradient")
+    assert noisy.converged.all() and np.array_equal(noisy.W, again.W)
+    assert not np.allclose(noisy.W, a.W)

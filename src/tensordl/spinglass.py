@@ -467,15 +467,19 @@ def ground_state_energy(H):
 # --- annealing the field (Chaudhari & Soatto) ----------------------------------
 
 
-def anneal(glass, fields, n_restarts, seed, tol=1e-6, stage_iter=2000, max_iter=20000, lr=None):
-    """Descent under a random external field whose strength is lowered through ``fields``, then plain descent.
+def anneal(glass, fields, n_restarts, seed, tol=1e-6, stage_iter=2000, max_iter=20000, lr=None,
+           noise="field"):
+    """Descent under random noise whose strength is lowered through ``fields``, then plain descent.
 
-    Each restart gets its own field direction ``v`` (standard Gaussian, so
-    ``||v|| ~ sqrt(n)``, the scale of the uniform field of ``SphericalSpinGlass``):
-    at stage ``h`` it descends ``L(w) + h v.w`` for at most ``stage_iter`` steps
-    (or to ``tol``), from where the previous stage ended; the last stage is
-    ``descend`` on the glass itself, to ``tol``. This is the annealing of gradient
-    noise that Chaudhari and Soatto propose, with the noise modelled as a field.
+    With ``noise="field"`` each restart gets its own static field direction ``v``
+    (standard Gaussian, so ``||v|| ~ sqrt(n)``, the scale of the uniform field of
+    ``SphericalSpinGlass``): at stage ``h`` it descends ``L(w) + h v.w`` for at most
+    ``stage_iter`` steps (or to ``tol``) -- the picture of gradient noise as an
+    external field. With ``noise="gradient"`` a fresh ``h xi``, ``xi`` standard
+    Gaussian, is added to the gradient at every step (the noise itself), for
+    ``stage_iter`` steps per stage. Each stage starts where the previous one ended;
+    the last stage is ``descend`` on the glass itself, to ``tol``. This is the
+    annealing of gradient noise that Chaudhari and Soatto propose.
 
     Parameters
     ----------
@@ -488,6 +492,8 @@ def anneal(glass, fields, n_restarts, seed, tol=1e-6, stage_iter=2000, max_iter=
         Draws the starts, then the field directions.
     tol, stage_iter, max_iter, lr
         As in ``descend``; ``max_iter`` bounds the final stage.
+    noise : {"field", "gradient"}, default="field"
+        A static field per restart, or noise redrawn at every step.
 
     Returns
     -------
@@ -501,6 +507,8 @@ def anneal(glass, fields, n_restarts, seed, tol=1e-6, stage_iter=2000, max_iter=
     >>> bool(res.converged.all())
     True
     """
+    if noise not in ("field", "gradient"):
+        raise ValueError(f"noise must be 'field' or 'gradient', got {noise!r}")
     fields = np.asarray(fields, dtype=float)
     if fields.ndim != 1 or fields.size == 0 or np.any(~np.isfinite(fields)) or np.any(fields <= 0):
         raise ValueError(f"fields must be a non-empty sequence of finite numbers > 0, got {fields!r}")
@@ -516,9 +524,11 @@ def anneal(glass, fields, n_restarts, seed, tol=1e-6, stage_iter=2000, max_iter=
     V = g.standard_normal((n_restarts, n))
     for h in fields:
         for _ in range(stage_iter):
+            if noise == "gradient":
+                V = g.standard_normal((n_restarts, n))
             G = glass.euclidean_grad(W) + h * V
             G -= (np.sum(G * W, axis=1, keepdims=True) / n) * W
-            if np.all(np.linalg.norm(G, axis=1) / np.sqrt(n) < tol):
+            if noise == "field" and np.all(np.linalg.norm(G, axis=1) / np.sqrt(n) < tol):
                 break
             step = W - lr * G
             W = np.sqrt(n) * step / np.linalg.norm(step, axis=1, keepdims=True)
