@@ -353,3 +353,41 @@ def test_path_terms_errors():
         paths.path_terms(W, X, Y, [[0, 0]])
     with pytest.raises(ValueError, match="one row per row"):
         paths.path_terms(W, X, np.ones((3, 2)), [[0, 0, 0]])
+
+
+def test_path_terms_with_unit_targets_are_the_factors_of_Q():
+    widths = [4, 3, 3, 2]
+    W = data.random_network(widths, seed=23)
+    g = np.random.default_rng(24)
+    X, Y = g.standard_normal((30, 4)), g.standard_normal((30, 2))
+    P = paths.enumerate_paths(widths)
+    _, _, Q, _ = paths.squared_loss_expansion(W, X, Y)
+    A = paths.path_terms(W, X, np.ones_like(Y), P)  # A_sp = x_{s, l_0} pi(p, x_s)
+    same_out = P[:, -1][:, None] == P[:, -1][None, :]
+    assert np.allclose(A.T @ A / len(X) * same_out, Q, rtol=1e-12, atol=1e-14)
+
+
+def test_frozen_polynomial_is_exact_up_to_the_first_gate_flip():
+    # chapter 7: the gates frozen at t = 0 describe the loss along W + tD exactly
+    # until the nearest flip that gate_flips locates, and not beyond it
+    widths = [5, 4, 3, 2]
+    W = data.random_network(widths, seed=25)
+    g = np.random.default_rng(26)
+    D = [0.5 * g.standard_normal(w.shape) for w in W]
+    X, Y = g.standard_normal((8, 5)), g.standard_normal((8, 2))
+    C, q, Q, _ = paths.squared_loss_expansion(W, X, Y)
+    flips = [paths.gate_flips(W, D, x[None], n_grid=201) for x in X]
+    s, t_star = min(((i, abs(f).min()) for i, f in enumerate(flips) if f.size), key=lambda a: a[1])
+    t_near = flips[s][np.argmin(abs(flips[s]))]
+    for t in np.linspace(-0.999, 0.999, 41) * t_star:
+        Wt = [w + t * d for w, d in zip(W, D)]
+        Pt = paths.path_tensor(Wt).reshape(-1)
+        mse = np.mean(np.sum((Y - paths.forward(Wt, X)) ** 2, axis=1))
+        assert C + q @ Pt + Pt @ Q @ Pt == pytest.approx(mse, rel=1e-12)
+
+    def pattern(t):
+        zs = paths.preactivations([w + t * d for w, d in zip(W, D)], X[s : s + 1])
+        return np.concatenate([z.ravel() > 0 for z in zs[:-1]])
+
+    assert np.array_equal(pattern(0.999 * t_near), pattern(0.0))
+    assert not np.array_equal(pattern(1.001 * t_near), pattern(0.0))

@@ -522,6 +522,12 @@ def squared_loss_expansion(weights, X, Y):
     ``q_p = -(2/m) sum_s Y_{s, l_d(p)} A_{s p}`` and
     ``Q_{p p'} = (1/m) sum_s A_{s p} A_{s p'} [l_d(p) = l_d(p')]``.
 
+    The returned ``q`` is the loss's linear coefficient, written ``c_p = -2 q_p``
+    in ``notebooks/07_deep_networks_as_spin_glasses.md``, where ``q_p`` is the
+    slide's ``E[pi Y^{p(K+1)} X^{p(1)}]`` (see ``path_terms``); the notebook's
+    erratum lists where the slide's expansion differs (the factor ``-2``, the
+    same-output indicator of ``Q`` and the output index of ``Y``).
+
     Parameters
     ----------
     weights : list of ndarray
@@ -689,8 +695,11 @@ def edge_sums(values, widths):
 def path_terms(weights, X, Y, rows):
     """Per-sample terms ``Y_{s, l_d} x_{s, l_0} pi(p, x_s)`` of chosen paths (ReLU network).
 
-    Their mean over the samples is the slide's ``q(X, Y, p) = E[pi Y^{p(K)} X^{p(1)}]``,
-    and ``-2`` times it is the coefficient ``q_p`` of ``squared_loss_expansion``.
+    Their mean over the samples is the slide's ``q(X, Y, p) = E[pi Y^{p(K+1)} X^{p(1)}]``
+    (the slide writes ``Y^{p(K)}``; the target's index is the path's output unit),
+    and ``-2`` times it is the coefficient ``q`` of ``squared_loss_expansion``.
+    With ``Y`` all ones the terms are ``A_{s p} = x_{s, l_0} pi(p, x_s)``, the
+    factors of ``Q``.
     Only the chosen paths are formed, from the unit gates, so any subset of a
     large network's paths costs one pass over the hidden layers.
 
