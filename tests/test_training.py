@@ -176,3 +176,20 @@ def test_bad_data_raise(toy):
         training.hessian(p, 2, X, y)
     with pytest.raises(TypeError, match="params"):
         training.per_net_loss({"W1": p["W1"]}, X, y)
+
+
+def test_negative_eigenvalues_at_most_the_bound():
+    g = np.random.default_rng(5)
+    X = g.standard_normal((40, 6))
+    y = g.integers(0, 4, 40)
+    bound = training.negative_eigenvalue_bound(5, 4)
+    assert bound == 15
+    p, _ = training.init_relu_nets(6, 5, 4, nets=3, seed=1, dtype=torch.float64)
+    counts = []
+    for k in range(3):
+        ev = np.linalg.eigvalsh(training.hessian(p, k, X, y))
+        counts.append(int(np.sum(ev < -1e-10 * ev[-1])))
+    assert max(counts) <= bound
+    assert max(counts) > 0  # the bound is not vacuous: there are negative directions
+    with pytest.raises(ValueError, match="hidden"):
+        training.negative_eigenvalue_bound(0)

@@ -42,6 +42,7 @@ __all__ = [
     "train_adam",
     "gradient_norm",
     "hessian",
+    "negative_eigenvalue_bound",
     "training_flops",
 ]
 
@@ -563,3 +564,36 @@ def hessian(params, net, X, y, weight_decay=0.0):
         return val + 0.5 * wd * (q["W1"].pow(2).sum() + q["W2"].pow(2).sum())
 
     return torch.autograd.functional.hessian(objective, theta, vectorize=True).numpy()
+
+
+def negative_eigenvalue_bound(hidden, n_classes=10):
+    """Most negative eigenvalues the Hessian of the cross-entropy of a network can have.
+
+    The Hessian of the mean cross-entropy of ``x -> W2 relu(W1 x + b1) + b2`` is the
+    positive semi-definite Gauss-Newton term plus the residuals times the second
+    derivatives of the logits. With ReLU those vanish except between ``W2[:, j]`` and
+    ``(W1[j], b1[j])`` for each hidden unit ``j``: a block ``[[0, M_j], [M_j^T, 0]]``
+    with ``M_j = mean_n r_n (1[a_nj > 0] [x_n, 1])^T``, whose ``n_classes`` rows sum to
+    zero because the softmax residuals ``r_n = p_n - e_{y_n}`` do. Each block has rank
+    at most ``2 (n_classes - 1)`` and as many negative as positive eigenvalues; adding a
+    positive semi-definite matrix adds none. So the Hessian has at most
+    ``hidden * (n_classes - 1)`` negative eigenvalues, without weight decay; weight
+    decay only shifts the weight directions up.
+
+    Parameters
+    ----------
+    hidden : int
+    n_classes : int, default=10
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> negative_eigenvalue_bound(25)  # of P = 1885 parameters for 64 inputs
+    225
+    """
+    hidden = as_int(hidden, "hidden", minimum=1)
+    n_classes = as_int(n_classes, "n_classes", minimum=2)
+    return hidden * (n_classes - 1)
