@@ -97,17 +97,97 @@ def test_grow_rank_warns_when_capped():
     assert not res.certified
 
 
-def test_relu_polar_closed_form_in_one_dimension():
+def _circle_brute(z, X, n=200001):
+    t = np.linspace(0, 2 * np.pi, n)
+    G = np.column_stack([np.cos(t), np.sin(t)])
+    return np.abs(np.maximum(X @ G.T, 0).T @ z).max()
+
+
+def test_relu_polar_exact_on_the_circle_against_a_dense_grid():
     x = np.linspace(-1, 1, 41)
     X = np.column_stack([x, np.ones_like(x)])
-    z = np.where(x > 0.5, 1.0, 0.0)
-    value, w, sign, grid = cert.relu_polar(z, X)
-    # brute force over a much finer circle
-    t = np.linspace(0, 2 * np.pi, 200001)
-    G = np.column_stack([np.cos(t), np.sin(t)])
-    brute = np.abs(np.maximum(X @ G.T, 0).T @ z).max()
-    assert value == pytest.approx(brute, rel=1e-8) and value >= grid
-    assert np.linalg.norm(w) == pytest.approx(1.0) and sign == 1.0
+    z = np.where(x > 0.5, 1.0, 0.0) - np.where(x < -0.3, 0.7, 0.0)
+    res = cert.relu_polar(z, X)
+    brute = _circle_brute(z, X)
+    # the grid's value is attained, so it is below the polar, and within L * (half the grid step) of it
+    lip = np.abs(z) @ np.linalg.norm(X, axis=1)
+    assert res.method == "arrangement" and res.lower == res.upper
+    assert brute <= res.upper + 1e-12 and res.upper - brute <= lip * np.pi / 200000
+    assert np.linalg.norm(res.w) == pytest.approx(1.0)
+    assert res.sign * (np.maximum(X @ res.w, 0) @ z) == pytest.approx(res.lower, rel=1e-12)
+
+
+def test_relu_polar_two_orthogonal_samples_closed_form():
+    # sup relu(x1.w) + relu(x2.w) over unit w, x1 _|_ x2: sqrt(|x1|^2 + |x2|^2) at w ~ x1 + x2
+    X = np.array([[3.0, 0.0, 0.0], [0.0, 0.0, 4.0]])
+    res = cert.relu_polar(np.ones(2), X)
+    assert res.method == "arrangement" and res.upper == pytest.approx(5.0, rel=1e-14)
+    assert np.allclose(res.w, np.array([3.0, 0.0, 4.0]) / 5.0)
+
+
+def test_relu_polar_exact_on_the_sphere_brackets_search_and_dense_grid():
+    g = np.random.default_rng(3)
+    X = np.column_stack([g.uniform(-1, 1, (40, 2)), np.ones(40)])
+    z = g.normal(size=40)
+    exact = cert.relu_polar(z, X)
+    G = cert._sphere_grid(3, 400000)
+    dense = np.abs(np.maximum(X @ G.T, 0).T @ z).max()
+    lip = cert.relu_polar(z, X, method="lipschitz", n_grid=20000)
+    assert exact.method == "arrangement" and exact.lower == exact.upper
+    # every attained value is at most the polar; a dense grid and a local search come close to it
+    assert dense <= exact.upper + 1e-12 and lip.lower <= exact.upper + 1e-12
+    assert exact.upper - dense < 2e-3 * exact.upper and exact.upper - lip.lower < 1e-8 * exact.upper
+    # the Lipschitz bracket holds the exact value
+    assert lip.upper >= exact.upper and lip.lower <= exact.lower + 1e-12
+
+
+def test_relu_polar_lipschitz_bracket_in_four_dimensions():
+    g = np.random.default_rng(4)
+    X = np.column_stack([g.normal(size=(30, 3)), np.ones(30)])
+    z = g.normal(size=30)
+    res = cert.relu_polar(z, X)
+    W = g.normal(size=(200000, 4))
+    W /= np.linalg.norm(W, axis=1, keepdims=True)
+    sampled = np.abs(np.maximum(X @ W.T, 0).T @ z).max()
+    assert res.method == "lipschitz"
+    assert sampled <= res.upper and res.lower <= res.upper and res.lower >= sampled - 1e-3 * sampled
+    # a finer grid cannot loosen the proven bound by more than its own covering term
+    finer = cert.relu_polar(z, X, n_grid=200000)
+    assert finer.upper < res.upper
+
+
+def test_relu_polar_cube_grid_covering_radius():
+    for p in (2, 3, 4):
+        G, delta = cert._cube_grid(p, 3000)
+        W = np.random.default_rng(p).normal(size=(20000, p))
+        W /= np.linalg.norm(W, axis=1, keepdims=True)
+        nearest = np.sqrt(np.maximum(2 - 2 * (W @ G.T).max(axis=1), 0))
+        assert nearest.max() <= delta
+
+
+def test_relu_polar_falls_back_when_circles_meet():
+    # three collinear inputs (with the bias column): their great circles share a point
+    X = np.column_stack([[0.0, 0.5, 1.0, 0.2], [0.0, 0.5, 1.0, -0.7], np.ones(4)])
+    z = np.array([1.0, -2.0, 1.5, 0.3])
+    res = cert.relu_polar(z, X, n_grid=50000)
+    assert res.method == "lipschitz" and res.lower <= res.upper
+    with pytest.raises(ValueError, match="general position"):
+        cert.relu_polar(z, X, method="arrangement")
+
+
+def test_certify_relu_status_follows_the_bounds():
+    g = np.random.default_rng(5)
+    X = np.column_stack([g.normal(size=(25, 3)), np.ones(25)])
+    y = g.normal(size=25)
+    a0, W0 = np.zeros(1), np.zeros((1, 4))
+    pol = cert.relu_polar(y, X, method="lipschitz", n_grid=2000)
+    assert pol.lower < pol.upper
+    for lam, status in ((0.5 * pol.lower, "not certified"), (2.0 * pol.upper, "certified"),
+                        ((pol.lower + pol.upper) / 2, "undecided")):
+        c = cert.certify_relu(X, y, a0, W0, lam, method="lipschitz", n_grid=2000)
+        assert c.status == status and c.certified == (status == "certified")
+    # the zero network with lam above the polar is the global minimiser: the proven gap is 0
+    assert cert.certify_relu(X, y, a0, W0, 2.0 * pol.upper).gap == pytest.approx(0.0, abs=1e-15)
 
 
 def test_grow_relu_network_certifies_a_planted_unit():
@@ -116,7 +196,7 @@ def test_grow_relu_network_certifies_a_planted_unit():
     X = np.column_stack([x, np.ones(60)])
     y = cert.relu_net(X, np.array([1.5]), np.array([[1.0, -0.5, 0.2]]))
     res = cert.grow_relu_network(X, y, lam=0.05, seed=0, n_grid=5000)
-    assert res.certified and res.certificate.polar <= 1.001
+    assert res.certified and res.certificate.polar_upper <= 1.001
     assert res.certificate.gap < 5e-3
 
 
@@ -135,7 +215,12 @@ def test_relu_net_is_homogeneous_of_degree_two():
         (lambda: cert.certify(np.ones((3, 3)), (np.ones((2, 1)), np.ones((3, 1))), 1.0), "U and V must"),
         (lambda: cert.grow_rank(np.ones((3, 3)), -1.0, seed=0), "lam must be"),
         (lambda: cert.grow_relu_network(np.ones((4, 3)), np.ones(3), 1.0, seed=0), "y must have shape"),
-        (lambda: cert.relu_polar(np.ones(4), np.ones((4, 5))), "2 or 3 columns"),
+        (lambda: cert.relu_polar(np.ones(4), np.ones((4, 5)), method="arrangement"), "2 or 3 columns"),
+        (lambda: cert.relu_polar(np.ones(4), np.ones((4, 1))), "at least 2 columns"),
+        (lambda: cert.relu_polar(np.ones(4), np.ones((4, 3)), method="grid"), "method must be"),
+        (lambda: cert.relu_polar(np.ones(3), np.ones((4, 3))), "z must have shape"),
+        (lambda: cert.certify_relu(np.ones((4, 3)), np.ones(4), np.ones(1), np.ones((1, 3)), 1.0, tol=-1),
+         "tol must be"),
     ],
 )
 def test_errors_name_the_argument(call, match):

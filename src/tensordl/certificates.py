@@ -37,6 +37,8 @@ __all__ = [
     "Certificate",
     "GrowResult",
     "ReluGrowResult",
+    "ReluPolar",
+    "ReluCertificate",
     "polar",
     "tensor_norm",
     "certify",
@@ -317,6 +319,7 @@ def relu_net(X, a, W):
 
 
 def _sphere_grid(p, n):
+    """About ``n`` points on the unit sphere of R^p (p = 2 or 3), for plots and searches."""
     if p == 2:
         t = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
         return np.column_stack([np.cos(t), np.sin(t)])
@@ -326,56 +329,240 @@ def _sphere_grid(p, n):
         phi = np.pi * (1 + 5**0.5) * i
         rad = np.sqrt(1 - z**2)
         return np.column_stack([rad * np.cos(phi), rad * np.sin(phi), z])
-    raise ValueError(f"X must have 2 or 3 columns for the grid polar (1 or 2 inputs plus a bias), got {p}")
+    raise ValueError(f"X must have 2 or 3 columns for the sphere grid (1 or 2 inputs plus a bias), got {p}")
 
 
-def relu_polar(z, X, n_grid=20000, n_refine=8):
-    """``sup_{||w|| = 1} |z . relu(X w)|`` by a grid on the sphere plus local refinement.
+def _cube_grid(p, n):
+    """A grid on the faces of ``[-1, 1]^p`` with about ``n`` points, and its covering radius.
 
-    This is the polar ``Omega°(z)`` of the regulariser ``sum_i |a_i| ||w_i||`` of a
-    two-layer ReLU network. The supremum is over a sphere of dimension 1 or 2, so
-    a fine grid and a Nelder--Mead refinement from its ``n_refine`` best points
-    give it to high accuracy; it is a lower bound in principle (a maximiser
-    between grid points can be missed), and ``grid_value`` shows how much the
-    refinement added.
+    Every unit ``w`` lies within chord distance ``sqrt(p - 1) / (m - 1)`` of some
+    normalised grid point (``m`` points per edge): ``w / ||w||_inf`` lies on a face,
+    within ``h/2 = 1/(m - 1)`` per coordinate of a grid point, and the radial
+    projection onto the unit ball is non-expansive.
+    """
+    m = max(2, int(np.floor((n / (2 * p)) ** (1.0 / (p - 1)))))
+    face = np.stack(np.meshgrid(*[np.linspace(-1.0, 1.0, m)] * (p - 1), indexing="ij"), -1).reshape(-1, p - 1)
+    blocks = []
+    for k in range(p):
+        for s in (-1.0, 1.0):
+            blocks.append(np.insert(face, k, s, axis=1))
+    G = np.concatenate(blocks)
+    return G / np.linalg.norm(G, axis=1, keepdims=True), np.sqrt(p - 1) / (m - 1)
+
+
+def _relu_values(z, X, W, chunk=8192):
+    """``|z . relu(X w)|`` for each row ``w`` of ``W``: the best value and its row."""
+    best, w_best = -1.0, None
+    for k in range(0, len(W), chunk):
+        vals = np.abs(np.maximum(X @ W[k : k + chunk].T, 0.0).T @ z)
+        j = int(np.argmax(vals))
+        if vals[j] > best:
+            best, w_best = float(vals[j]), W[k + j]
+    return best, w_best
+
+
+def _unit_rows(W):
+    W = W[np.linalg.norm(W, axis=1) > 0]
+    W = W / np.linalg.norm(W, axis=1, keepdims=True)
+    return np.concatenate([W, -W])
+
+
+def _arrangement_candidates_2(z, X):
+    """Candidates on the circle: the arc ends and each arc's ``+-c/||c||``."""
+    t = np.arctan2(X[:, 1], X[:, 0])
+    ends = np.unique(np.mod(np.concatenate([t + np.pi / 2, t - np.pi / 2]), 2 * np.pi))
+    mids = (ends + np.diff(np.append(ends, ends[0] + 2 * np.pi)) / 2)
+    M = np.column_stack([np.cos(mids), np.sin(mids)])
+    C = ((M @ X.T > 0) * z) @ X  # the linear part c on each arc
+    E = np.column_stack([np.cos(ends), np.sin(ends)])
+    return _unit_rows(np.concatenate([E, C]))
+
+
+def _arrangement_best_3(z, X, chunk=4096):
+    """Best candidate on the sphere (value, direction, count), pairs of samples in chunks.
+
+    None when the samples are not in general position (three great circles meet).
+    """
+    i_all, j_all = np.triu_indices(len(z), 1)
+    best, w_best, count = -1.0, None, 0
+    for k in range(0, len(i_all), chunk):
+        W = _arrangement_candidates_3(z, X, i_all[k : k + chunk], j_all[k : k + chunk])
+        if W is None:
+            return None
+        value, w = _relu_values(z, X, W)
+        count += len(W)
+        if value > best:
+            best, w_best = value, w
+    return best, w_best, count
+
+
+def _arrangement_candidates_3(z, X, i, j):
+    """Candidates around the vertices ``x_i x x_j``: the vertex, its four cells' and four edges' maxima.
+
+    Returns None when three great circles meet at a vertex (samples not in general
+    position), where the four cells around a vertex do not list every active set.
+    """
+    v = np.cross(X[i], X[j])
+    norms = np.linalg.norm(v, axis=1)
+    if np.any(norms <= 1e-12 * np.linalg.norm(X[i], axis=1) * np.linalg.norm(X[j], axis=1)):
+        return None  # two parallel samples: the same great circle twice
+    v /= norms[:, None]
+    rows = np.arange(len(i))
+    on = np.abs(v @ X.T) <= 1e-12 * np.linalg.norm(X, axis=1)
+    on[rows, i] = on[rows, j] = False
+    if on.any():
+        return None
+    ni = X[i] / np.linalg.norm(X[i], axis=1, keepdims=True)
+    nj = X[j] / np.linalg.norm(X[j], axis=1, keepdims=True)
+    ci, cj = z[i, None] * X[i], z[j, None] * X[j]
+    cands = []
+    for V in (v, -v):
+        S = (V @ X.T > 0) * z
+        S[rows, i] = S[rows, j] = 0.0
+        base = S @ X  # the linear part from every sample but i and j
+        cands.append(V)
+        for si in (0.0, 1.0):
+            for sj in (0.0, 1.0):
+                cands.append(base + si * ci + sj * cj)  # the four cells at the vertex
+        for s_on in (0.0, 1.0):  # the edges along circle i (j on or off) and along circle j
+            for nrm, cvec in ((ni, base + s_on * cj), (nj, base + s_on * ci)):
+                cands.append(cvec - np.sum(cvec * nrm, axis=1, keepdims=True) * nrm)
+    return _unit_rows(np.concatenate(cands))
+
+
+@dataclass
+class ReluPolar:
+    """The polar ``sup_{||w|| = 1} |z . relu(X w)|``, bracketed.
+
+    Attributes
+    ----------
+    lower : float
+        The value at ``w``: attained, so a lower bound.
+    upper : float
+        A proven upper bound. Equal to ``lower`` (to rounding) for ``method="arrangement"``.
+    w : ndarray of shape (p,)
+        Unit maximiser found, signed so that ``z . relu(X w) = sign * lower``.
+    sign : float
+        ``+1`` or ``-1``: the sign of the output weight of the best new unit.
+    method : str
+        ``"arrangement"`` (exact enumeration) or ``"lipschitz"`` (grid plus Lipschitz bound).
+    n_candidates : int
+        Directions evaluated (candidates of the arrangement, or grid points).
+    """
+
+    lower: float
+    upper: float
+    w: np.ndarray
+    sign: float
+    method: str
+    n_candidates: int
+
+
+def relu_polar(z, X, method="auto", n_grid=20000, n_refine=8):
+    """The polar of the two-layer ReLU regulariser at ``z``, with proven bounds.
+
+    ``Omega°(z) = sup_{||w|| = 1} |z . relu(X w)|`` is the polar of the regulariser
+    ``sum_i |a_i| ||w_i||`` of a two-layer ReLU network ``sum_i a_i relu(X w_i)``.
+
+    The great circles ``{w : x_n . w = 0}`` cut the sphere into cells on which the
+    set of active samples is fixed and the sum is linear, ``c . w``. Its maximum on a
+    closed cell lies at ``c / ||c||``, at the projection of ``c`` onto a bounding
+    circle, or at a vertex. ``method="arrangement"`` (``p = 2`` or ``3``) evaluates
+    every such candidate -- ``O(n^2)`` of them, ``O(n^(p-1))`` vertices in general --
+    so ``lower == upper`` is the polar to rounding. It needs the samples in general
+    position for ``p = 3`` (no three circles through a point; true almost surely for
+    continuous inputs); otherwise ``"auto"`` falls back to ``"lipschitz"``.
+    ``method="lipschitz"`` (any ``p >= 2``) evaluates a grid on the faces of the cube
+    with chord covering radius ``delta``, refines its best points by Nelder--Mead
+    (``lower``), and bounds the polar by the grid's maximum plus ``L delta`` with
+    ``L = min(sum_n |z_n| ||x_n||, ||z|| ||X||_op)``, the Lipschitz constant of
+    ``w -> z . relu(X w)`` (``upper``; also at most the trivial bound
+    ``max(||z_+|| ||X_+||_op, ||z_-|| ||X_-||_op)``).
+
+    Parameters
+    ----------
+    z : ndarray of shape (n,)
+    X : ndarray of shape (n, p)
+        Inputs, with a column of ones if the units have a bias.
+    method : {"auto", "arrangement", "lipschitz"}, default="auto"
+        ``"auto"``: ``"arrangement"`` for ``p <= 3`` when it applies, else ``"lipschitz"``.
+    n_grid : int, default=20000
+        About this many grid points for ``"lipschitz"``.
+    n_refine : int, default=8
+        Nelder--Mead refinements of the best grid points for ``"lipschitz"``.
 
     Returns
     -------
-    value : float
-    w : ndarray of shape (p,)
-        Unit maximiser, signed so that ``z . relu(X w) = sign * value``.
-    sign : float
-        ``+1`` or ``-1``: the sign of the output weight of the best new unit.
-    grid_value : float
-        The best value on the grid alone.
+    ReluPolar
 
     Examples
     --------
     >>> X = np.column_stack([np.linspace(-1, 1, 5), np.ones(5)])
-    >>> round(relu_polar(np.array([0, 0, 0, 0, 1.0]), X)[0], 6)  # w = (1, 1)/sqrt(2): relu(2/sqrt(2))
-    1.414214
+    >>> res = relu_polar(np.array([0, 0, 0, 0, 1.0]), X)  # w = (1, 1)/sqrt(2): relu(2/sqrt(2))
+    >>> round(res.lower, 12), round(res.upper, 12), res.method
+    (1.414213562373, 1.414213562373, 'arrangement')
+    >>> res = relu_polar(np.array([0, 0, 0, 0, 1.0]), X, method="lipschitz")
+    >>> bool(res.lower <= 2**0.5 + 1e-12 <= res.upper + 2e-12)
+    True
     """
-    import scipy.optimize
-
     z = np.asarray(z, dtype=np.float64)
     X = as_matrix(X, "X")
-    if z.shape != (X.shape[0],):
-        raise ValueError(f"z must have shape ({X.shape[0]},), got {z.shape}")
-    G = _sphere_grid(X.shape[1], as_int(n_grid, "n_grid", minimum=10))
-    vals = np.maximum(X @ G.T, 0.0).T @ z
-    grid_value = float(np.abs(vals).max())
+    n, p = X.shape
+    if z.shape != (n,):
+        raise ValueError(f"z must have shape ({n},), got {z.shape}")
+    if method not in ("auto", "arrangement", "lipschitz"):
+        raise ValueError(f"method must be 'auto', 'arrangement' or 'lipschitz', got {method!r}")
+    if p < 2:
+        raise ValueError(f"X must have at least 2 columns, got {p}")
+    if method == "arrangement" and p > 3:
+        raise ValueError(f"method='arrangement' needs X with 2 or 3 columns, got {p}")
+    keep = (np.linalg.norm(X, axis=1) > 0) & (z != 0)  # samples that never contribute
+    Xk, zk = X[keep], z[keep]
+    if len(zk) == 0:
+        w = np.eye(p)[0]
+        return ReluPolar(0.0, 0.0, w, 1.0, "arrangement" if p <= 3 else "lipschitz", 0)
+    if method != "lipschitz" and p <= 3:
+        if p == 2:
+            W = _arrangement_candidates_2(zk, Xk)
+            found = (*_relu_values(zk, Xk, W), len(W))
+        else:
+            found = _arrangement_best_3(zk, Xk) if len(zk) > 1 else (-1.0, None, 0)
+        if found is None and method == "arrangement":
+            raise ValueError("method='arrangement' needs samples in general position (three great circles meet)")
+        if found is not None:
+            best, w, count = found
+            if p == 3:  # with a single sample there is no vertex: w = x/||x||
+                value, w1 = _relu_values(zk, Xk, _unit_rows(Xk))
+                best, w, count = (value, w1, count + 2 * len(zk)) if value > best else (best, w, count + 2 * len(zk))
+            sign = float(np.sign(np.maximum(Xk @ w, 0.0) @ zk) or 1.0)
+            return ReluPolar(best, best, w, sign, "arrangement", count)
+    return _relu_polar_lipschitz(zk, Xk, as_int(n_grid, "n_grid", minimum=10), as_int(n_refine, "n_refine", minimum=0))
 
-    def neg(w):
-        w = w / np.linalg.norm(w)
-        return -abs(float(np.maximum(X @ w, 0.0) @ z))
 
-    best_w, best = G[np.argmax(np.abs(vals))], grid_value
-    for j in np.argsort(-np.abs(vals))[: as_int(n_refine, "n_refine", minimum=0)]:
-        res = scipy.optimize.minimize(neg, G[j], method="Nelder-Mead", options={"xatol": 1e-12, "fatol": 1e-14})
+def _relu_polar_lipschitz(z, X, n_grid, n_refine):
+    import scipy.optimize
+
+    p = X.shape[1]
+    G, delta = _cube_grid(p, n_grid)
+    vals = np.abs(np.maximum(X @ G.T, 0.0).T @ z)
+    grid_max = float(vals.max())
+    lip = min(float(np.abs(z) @ np.linalg.norm(X, axis=1)), float(np.linalg.norm(z) * np.linalg.norm(X, 2)))
+    pos, neg = z > 0, z < 0
+    trivial = max(
+        float(np.linalg.norm(z[pos]) * np.linalg.norm(X[pos], 2)) if pos.any() else 0.0,
+        float(np.linalg.norm(z[neg]) * np.linalg.norm(X[neg], 2)) if neg.any() else 0.0,
+    )
+
+    def negval(w):
+        return -abs(float(np.maximum(X @ (w / np.linalg.norm(w)), 0.0) @ z))
+
+    best, w = grid_max, G[int(np.argmax(vals))]
+    for j in np.argsort(-vals)[:n_refine]:
+        res = scipy.optimize.minimize(negval, G[j], method="Nelder-Mead", options={"xatol": 1e-12, "fatol": 1e-14})
         if -res.fun > best:
-            best, best_w = -res.fun, res.x / np.linalg.norm(res.x)
-    sign = float(np.sign(np.maximum(X @ best_w, 0.0) @ z) or 1.0)
-    return float(best), best_w, sign, grid_value
+            best, w = -res.fun, res.x / np.linalg.norm(res.x)
+    sign = float(np.sign(np.maximum(X @ w, 0.0) @ z) or 1.0)
+    return ReluPolar(float(best), min(grid_max + lip * delta, trivial), w, sign, "lipschitz", len(G))
 
 
 def _relu_fit(X, y, lam, a, W, max_iter):
@@ -425,32 +612,112 @@ def _lasso_polish(X, y, lam, a, W):
     return np.sign(c) * root, U * root[:, None]
 
 
-def certify_relu(X, y, a, W, lam, tol=1e-3, n_grid=20000):
+@dataclass
+class ReluCertificate:
+    """The Haeffele–Vidal certificate of a two-layer ReLU network (``certify_relu``).
+
+    Attributes
+    ----------
+    status : str
+        ``"certified"`` (``polar_upper <= 1 + tol``), ``"not certified"``
+        (``polar_lower > 1 + tol``: a unit along ``relu_polar``'s ``w`` lowers the
+        objective), or ``"undecided"`` (the bounds straddle ``1 + tol``).
+    polar_lower : float
+        Lower bound on ``Omega°(r / lam)`` for the residual ``r``.
+    polar_upper : float
+        Proven upper bound on ``Omega°(r / lam)``.
+    gap : float
+        Proven duality gap relative to the primal value: the dual point ``r`` scaled by
+        ``1 / max(1, polar_upper)`` is feasible, so the network's objective is within
+        this fraction of the optimum of the convex problem over measures.
+    objective : float
+        ``1/2 ||y - Phi(X)||^2 + lam sum_i |a_i| ||w_i||``.
+    first_order : float
+        ``|<r / lam, Phi(X)> - Theta| / Theta``, zero at first-order points.
+    zero_units : int
+        Units with ``|a_i| ||w_i||`` below ``1e-8`` of the largest.
+    method : str
+        The ``relu_polar`` method that bounded the polar.
+    """
+
+    status: str
+    polar_lower: float
+    polar_upper: float
+    gap: float
+    objective: float
+    first_order: float
+    zero_units: int
+    method: str
+
+    @property
+    def certified(self):
+        """``status == "certified"``."""
+        return self.status == "certified"
+
+
+def _relu_certificate(X, y, a, W, lam, pol, tol):
+    R = y - relu_net(X, a, W)
+    weights = np.abs(a) * np.linalg.norm(W, axis=1)
+    theta = float(weights.sum())
+    primal = 0.5 * float(R @ R) + lam * theta
+    nu = R / max(1.0, pol.upper)
+    dual = float(y @ nu - 0.5 * nu @ nu)
+    first = abs(float(R @ relu_net(X, a, W)) / lam - theta) / max(theta, 1e-300)
+    zero = int(np.sum(weights <= 1e-8 * max(weights.max(initial=0.0), 1e-300)))
+    if pol.upper <= 1.0 + tol:
+        status = "certified"
+    elif pol.lower > 1.0 + tol:
+        status = "not certified"
+    else:
+        status = "undecided"
+    gap = max(primal - dual, 0.0) / max(primal, 1e-300)
+    return ReluCertificate(status, pol.lower, pol.upper, gap, primal, first, zero, pol.method)
+
+
+def certify_relu(X, y, a, W, lam, tol=0.0, method="auto", n_grid=20000):
     """The Haeffele–Vidal certificate for ``1/2 ||y - Phi(X)||^2 + lam sum_i |a_i| ||w_i||``.
 
-    Same fields as ``certify``; the polar is computed by ``relu_polar``.
+    A first-order point whose polar ``Omega°((y - Phi(X)) / lam)`` is at most 1 is a
+    global minimiser. The polar is bracketed by ``relu_polar``: only its upper bound
+    can certify, only its lower bound can refute.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+    y : ndarray of shape (n,)
+    a : ndarray of shape (r,)
+    W : ndarray of shape (r, p)
+    lam : float
+        ``lam > 0``.
+    tol : float, default=0.0
+        Slack in ``polar <= 1``. With ``tol > 0`` a "certified" point is
+        ``epsilon``-optimal: ``gap`` bounds how far.
+    method, n_grid
+        As in ``relu_polar``.
+
+    Returns
+    -------
+    ReluCertificate
 
     Examples
     --------
     >>> X = np.column_stack([np.linspace(-1, 1, 9), np.ones(9)])
-    >>> certify_relu(X, np.zeros(9), np.zeros(1), np.zeros((1, 2)), lam=1.0).certified
-    True
+    >>> c = certify_relu(X, np.zeros(9), np.zeros(1), np.zeros((1, 2)), lam=1.0)
+    >>> c.status, c.gap
+    ('certified', 0.0)
+    >>> y = np.maximum(X[:, 0], 0.0)  # the zero network is not optimal for this target
+    >>> certify_relu(X, y, np.zeros(1), np.zeros((1, 2)), lam=0.1).status
+    'not certified'
     """
     X, y = as_samples(X, y)
     lam = _as_lam(lam)
     if lam == 0:
         raise ValueError("lam must be > 0 for a certificate")
-    R = y - relu_net(X, a, W)
-    weights = np.abs(a) * np.linalg.norm(W, axis=1)
-    theta = float(weights.sum())
-    primal = 0.5 * float(R @ R) + lam * theta
-    pol = relu_polar(R / lam, X, n_grid=n_grid)[0]
-    nu = R * min(1.0, 1.0 / pol) if pol > 0 else R
-    dual = float(y @ nu - 0.5 * nu @ nu)
-    first = abs(float(R @ relu_net(X, a, W)) / lam - theta) / max(theta, 1e-300)
-    zero = int(np.sum(weights <= 1e-8 * max(weights.max(initial=0.0), 1e-300)))
-    return Certificate(bool(pol <= 1.0 + tol), float(pol), max(primal - dual, 0.0) / max(primal, 1e-300),
-                       primal, first, zero)
+    tol = float(tol)
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0, got {tol}")
+    pol = relu_polar((y - relu_net(X, a, W)) / lam, X, method=method, n_grid=n_grid)
+    return _relu_certificate(X, y, a, W, lam, pol, tol)
 
 
 @dataclass
@@ -460,23 +727,26 @@ class ReluGrowResult:
     a: np.ndarray
     W: np.ndarray
     certified: bool
-    certificate: Certificate
+    certificate: ReluCertificate
     history: list = field(default_factory=list)
 
 
-def grow_relu_network(X, y, lam, seed, r0=1, max_units=50, tol=1e-3, max_iter=20000, n_grid=20000):
+def grow_relu_network(X, y, lam, seed, r0=1, max_units=50, tol=1e-3, max_iter=20000, method="auto", n_grid=20000):
     """The meta-algorithm for a two-layer ReLU network with the degree-2 regulariser.
 
     Minimises ``1/2 ||y - sum_i a_i relu(X w_i)||^2 + lam sum_i |a_i| ||w_i||``:
     descend (L-BFGS on the balanced form ``lam/2 sum_i (a_i^2 + ||w_i||^2)``, equal
-    at balanced points); if the polar of the residual over ``lam`` exceeds
-    ``1 + tol``, append the polar's maximiser as a new unit, scaled by an exact
-    line search, and descend again.
+    at balanced points, then an exact lasso on the output magnitudes); if the lower
+    bound of the polar of the residual over ``lam`` exceeds ``1 + tol``, append the
+    polar's maximiser as a new unit, scaled by an exact line search, and descend
+    again. ``certified`` is the certificate at tolerance ``tol``: the upper bound of
+    the polar is at most ``1 + tol`` (exact for ``p <= 3``, see ``relu_polar``), so
+    the objective is within ``certificate.gap`` of the global optimum.
 
     Parameters
     ----------
     X : ndarray of shape (n, p)
-        Inputs with a column of ones for the bias; ``p`` is 2 or 3.
+        Inputs, with a column of ones for the bias.
     y : ndarray of shape (n,)
     lam : float
     seed : int or numpy.random.Generator
@@ -485,12 +755,14 @@ def grow_relu_network(X, y, lam, seed, r0=1, max_units=50, tol=1e-3, max_iter=20
     tol : float, default=1e-3
     max_iter : int, default=20000
         L-BFGS iterations per descent.
-    n_grid : int, default=20000
-        Grid size of ``relu_polar``.
+    method, n_grid
+        As in ``relu_polar``.
 
     Returns
     -------
     ReluGrowResult
+        ``history`` holds, per descent, ``r``, ``objective``, ``polar`` (the lower
+        bound, which the stopping rule uses), ``polar_upper`` and ``lbfgs_converged``.
 
     Examples
     --------
@@ -513,15 +785,17 @@ def grow_relu_network(X, y, lam, seed, r0=1, max_units=50, tol=1e-3, max_iter=20
     while True:
         (a, W), out = _relu_fit(X, y, lam, a, W, max_iter)
         R = y - relu_net(X, a, W)
-        pol, w, sign, _ = relu_polar(R / lam, X, n_grid=n_grid)
-        cert = certify_relu(X, y, a, W, lam, tol=tol, n_grid=n_grid)
-        history.append({"r": len(a), "objective": cert.objective, "polar": pol, "lbfgs_converged": bool(out.success)})
-        if pol <= 1.0 + tol or len(a) >= max_units:
+        pol = relu_polar(R / lam, X, method=method, n_grid=n_grid)
+        cert = _relu_certificate(X, y, a, W, lam, pol, tol)
+        history.append({"r": len(a), "objective": cert.objective, "polar": pol.lower, "polar_upper": pol.upper,
+                        "lbfgs_converged": bool(out.success)})
+        if pol.lower <= 1.0 + tol or len(a) >= max_units:
             break
-        h = np.maximum(X @ w, 0.0)
-        beta = max((sign * (R @ h) - lam) / (h @ h), 0.0)
-        a = np.append(a, sign * np.sqrt(beta))
-        W = np.vstack([W, np.sqrt(beta) * w])
+        h = np.maximum(X @ pol.w, 0.0)
+        beta = max((pol.sign * (R @ h) - lam) / (h @ h), 0.0)
+        a = np.append(a, pol.sign * np.sqrt(beta))
+        W = np.vstack([W, np.sqrt(beta) * pol.w])
     if not cert.certified:
-        _warn_uncertified(f"grow_relu_network stopped at {len(a)} units without a certificate (polar {cert.polar:.4g})")
+        _warn_uncertified(f"grow_relu_network stopped at {len(a)} units without a certificate "
+                          f"(polar in [{cert.polar_lower:.6g}, {cert.polar_upper:.6g}], status {cert.status})")
     return ReluGrowResult(a, W, cert.certified, cert, history)
