@@ -141,7 +141,8 @@ class Certificate:
     Attributes
     ----------
     certified : bool
-        ``polar <= 1 + tol``: the factorization is a global minimiser.
+        ``polar <= 1 + tol``: at a first-order point the factorization is a global
+        minimiser when ``polar <= 1``, and within ``gap`` of one when ``tol > 0``.
     polar : float
         ``Omega°(-grad l / lam)``.
     gap : float
@@ -439,7 +440,8 @@ class ReluPolar:
     lower : float
         The value at ``w``: attained, so a lower bound.
     upper : float
-        A proven upper bound. Equal to ``lower`` (to rounding) for ``method="arrangement"``.
+        A proven upper bound: for ``method="arrangement"`` the largest candidate value
+        plus a rounding margin of ``64 eps sum_n |z_n| ||x_n||``.
     w : ndarray of shape (p,)
         Unit maximiser found, signed so that ``z . relu(X w) = sign * lower``.
     sign : float
@@ -469,7 +471,7 @@ def relu_polar(z, X, method="auto", n_grid=20000, n_refine=8):
     closed cell lies at ``c / ||c||``, at the projection of ``c`` onto a bounding
     circle, or at a vertex. ``method="arrangement"`` (``p = 2`` or ``3``) evaluates
     every such candidate -- ``O(n^2)`` of them, ``O(n^(p-1))`` vertices in general --
-    so ``lower == upper`` is the polar to rounding. It needs the samples in general
+    so ``lower`` is the polar and ``upper`` adds only a rounding margin. It needs the samples in general
     position for ``p = 3`` (no three circles through a point; true almost surely for
     continuous inputs); otherwise ``"auto"`` falls back to ``"lipschitz"``.
     ``method="lipschitz"`` (any ``p >= 2``) evaluates a grid on the faces of the cube
@@ -535,8 +537,13 @@ def relu_polar(z, X, method="auto", n_grid=20000, n_refine=8):
                 value, w1 = _relu_values(zk, Xk, _unit_rows(Xk))
                 best, w, count = (value, w1, count + 2 * len(zk)) if value > best else (best, w, count + 2 * len(zk))
             sign = float(np.sign(np.maximum(Xk @ w, 0.0) @ zk) or 1.0)
-            return ReluPolar(best, best, w, sign, "arrangement", count)
+            return ReluPolar(float(best), float(best + _rounding_margin(zk, Xk)), w, sign, "arrangement", count)
     return _relu_polar_lipschitz(zk, Xk, as_int(n_grid, "n_grid", minimum=10), as_int(n_refine, "n_refine", minimum=0))
+
+
+def _rounding_margin(z, X):
+    """A bound on the floating-point error of one value ``|z . relu(X w)|``, ``||w|| = 1``."""
+    return 64 * np.finfo(float).eps * float(np.abs(z) @ np.linalg.norm(X, axis=1))
 
 
 def _relu_polar_lipschitz(z, X, n_grid, n_refine):
@@ -562,7 +569,8 @@ def _relu_polar_lipschitz(z, X, n_grid, n_refine):
         if -res.fun > best:
             best, w = -res.fun, res.x / np.linalg.norm(res.x)
     sign = float(np.sign(np.maximum(X @ w, 0.0) @ z) or 1.0)
-    return ReluPolar(float(best), min(grid_max + lip * delta, trivial), w, sign, "lipschitz", len(G))
+    upper = min(grid_max + lip * delta, trivial) + _rounding_margin(z, X)
+    return ReluPolar(float(best), float(upper), w, sign, "lipschitz", len(G))
 
 
 def _relu_fit(X, y, lam, a, W, max_iter):
