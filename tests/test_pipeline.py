@@ -211,21 +211,55 @@ def test_prose_glue_keys():
     assert claims_mod.prose_glue_keys(text) == {"alpha", "beta", "gamma"}
 
 
-def test_stamp_changes_with_notebook_package_lock_and_mode(tmp_path):
-    for rel in ("notebooks/a.md", "requirements.lock", "tools/execute.py", "src/tensordl/m.py"):
+def _package(tmp_path, modules):
+    for rel, text in {
+        "requirements.lock": "lock",
+        "tools/execute.py": "script",
+        "src/tensordl/__init__.py": "from . import " + ", ".join(modules),
+        **{f"src/tensordl/{m}.py": text for m, text in modules.items()},
+    }.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(rel)
+        (tmp_path / rel).write_text(text)
+
+
+def _notebook(tmp_path, code):
     md = tmp_path / "notebooks" / "a.md"
+    md.parent.mkdir(parents=True, exist_ok=True)
+    md.write_text("```{code-cell} ipython3\n" + code + "\n```\n")
+    return md
+
+
+def test_stamp_changes_with_notebook_imported_modules_lock_and_mode(tmp_path):
+    _package(tmp_path, {"m": "from .dep import f  # used by m", "dep": "f = 1", "other": ""})
+    md = _notebook(tmp_path, "from tensordl import m as mm")
     first = execute.stamp(md, "quick", root=tmp_path)
     assert first == execute.stamp(md, "quick", root=tmp_path)
     assert first != execute.stamp(md, "full", root=tmp_path)
     seen = {first}
-    for rel in ("notebooks/a.md", "requirements.lock", "src/tensordl/m.py"):
-        (tmp_path / rel).write_text(rel + " changed")
+    for rel in ("notebooks/a.md", "requirements.lock", "src/tensordl/m.py", "src/tensordl/dep.py"):
+        (tmp_path / rel).write_text((tmp_path / rel).read_text() + "\n# changed")
         seen.add(execute.stamp(md, "quick", root=tmp_path))
-    (tmp_path / "src" / "tensordl" / "new.py").write_text("")
-    seen.add(execute.stamp(md, "quick", root=tmp_path))
     assert len(seen) == 5
+    # a module the notebook does not import, directly or through m, leaves it alone
+    (tmp_path / "src" / "tensordl" / "other.py").write_text("changed = True")
+    (tmp_path / "src" / "tensordl" / "new.py").write_text("")
+    assert execute.stamp(md, "quick", root=tmp_path) in seen
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("from tensordl import a, b as bb  # comment", {"a", "b"}),
+        ("from tensordl import (\n    a,\n)", {"a"}),
+        ("from tensordl.b import f", {"b"}),
+        ("import tensordl.a as aa", {"a"}),
+        ("import tensordl as td", {"a", "b", "c"}),
+        ("import numpy as np", set()),
+    ],
+)
+def test_imported_modules(tmp_path, code, expected):
+    _package(tmp_path, {"a": "", "b": "", "c": ""})
+    assert execute._imported_modules(code, tmp_path / "src" / "tensordl") == expected
 
 
 def test_up_to_date_needs_output_success_and_same_stamp(tmp_path):

@@ -5,8 +5,8 @@
 
 Each ``notebooks/NAME.md`` (Jupytext MyST) is converted to a notebook and run
 with ``quick`` set by the mode into ``_build/executed/MODE/NAME.ipynb``. A
-content stamp -- the hash of the notebook source, every file of the package
-``src/tensordl``, the lock file and this script -- is stored beside it; a
+content stamp -- the hash of the notebook source, the package modules it imports
+(with the modules those import), the lock file and this script -- is stored beside it; a
 notebook whose stamp has not changed since its last successful run is not run
 again (jupyter-cache hashes code cells only and cannot see package changes).
 A failing notebook is reported with its name and failing cell; the others still
@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -30,11 +31,63 @@ BUDGET_S = {"quick": 60, "full": 600}
 KERNEL = "tensordl"
 
 
+PACKAGE = "tensordl"
+_IMPORT = re.compile(
+    rf"^\s*(?:from\s+{PACKAGE}(?:\.(\w+))?\s+import\s+(\([^)]*\)|.+)|import\s+{PACKAGE}(?:\.(\w+))?)",
+    re.M,
+)
+
+
+def _imported_modules(text, package_dir):
+    """Modules of the package that ``text`` (Python source) imports by name.
+
+    ``from tensordl import a, b as c`` gives {a, b}; ``from tensordl.a import f`` and
+    ``import tensordl.a`` give {a}; a bare ``import tensordl`` gives every module.
+    Relative imports (``from .a import f``, ``from . import a``) count the same way
+    when ``text`` is a module of the package.
+    """
+    everything = {p.stem for p in package_dir.glob("*.py")} - {"__init__"}
+    found = set()
+    for sub, names, sub2 in _IMPORT.findall(text):
+        if sub or sub2:
+            found.add(sub or sub2)
+        elif names:
+            names = re.sub(r"#.*", "", names).strip("()\\ \n")
+            found |= {n.split(" as ")[0].strip() for n in re.split(r"[,\n]", names)} & everything
+        else:
+            return everything
+    for sub, names in re.findall(r"^\s*from\s+\.(\w*)\s+import\s+(\([^)]*\)|.+)", text, re.M):
+        if sub:
+            found.add(sub)
+        else:
+            names = re.sub(r"#.*", "", names).strip("()\\ \n")
+            found |= {n.split(" as ")[0].strip() for n in re.split(r"[,\n]", names)} & everything
+    return found & everything
+
+
+def package_files(md_path, root=ROOT):
+    """The package files a notebook's output depends on: the modules it imports,
+    what they import in turn, ``__init__.py`` and the shared private helpers.
+    """
+    package_dir = root / "src" / PACKAGE
+    todo = _imported_modules(md_path.read_text(), package_dir)
+    seen = set()
+    while todo:
+        name = todo.pop()
+        seen.add(name)
+        todo |= _imported_modules((package_dir / f"{name}.py").read_text(), package_dir) - seen
+    files = [package_dir / "__init__.py"] + [package_dir / f"{n}.py" for n in seen]
+    return sorted(set(files))
+
+
 def stamp(md_path, mode, root=ROOT):
-    """Hash of everything a notebook's output depends on."""
+    """Hash of everything a notebook's output depends on: its source, the package
+    modules it imports (with theirs), the lock file and this script; editing one
+    module re-runs only the notebooks that use it.
+    """
     h = hashlib.sha256(f"mode={mode}\n".encode())
     files = [md_path, root / "requirements.lock", root / "tools" / "execute.py"]
-    files += sorted((root / "src" / "tensordl").rglob("*.py"))
+    files += package_files(md_path, root)
     for f in files:
         h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
@@ -121,7 +174,8 @@ def main(argv=None):
     status_file = out_dir / "status.json"
     status = json.loads(status_file.read_text()) if status_file.exists() else {}
     sources = sorted(NOTEBOOKS.glob("*.md"))
-    if args.names:
+    if args.names:  # stems, or paths such as notebooks/NAME.md
+        args.names = [Path(n).stem for n in args.names]
         unknown = set(args.names) - {p.stem for p in sources}
         if unknown:
             parser.error(f"no such notebook(s) in notebooks/: {sorted(unknown)}")
