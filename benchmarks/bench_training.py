@@ -1,4 +1,4 @@
-"""Batched training of many one-hidden-layer ReLU networks (chapter 7, 08_network_minima).
+"""Batched training of many one-hidden-layer ReLU networks (chapter 8, 08_network_minima).
 
     .venv/bin/python benchmarks/bench_training.py
 
@@ -48,7 +48,7 @@ def main():
                                 "median_s": t_l}]})
         targets.append({"what": f"one at a time / batched, {h} units", "ratio": t_l / t_b,
                         "min": 3 if h <= 100 else None})
-    write("training", "Batched training of one-hidden-layer networks (chapter 7, network minima)",
+    write("training", "Batched training of one-hidden-layer networks (chapter 8, network minima)",
           "benchmarks/bench_training.py", 3, cases, targets)
 
 

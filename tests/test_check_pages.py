@@ -20,6 +20,7 @@ BROKEN = """<!DOCTYPE html><html><head>
 <div class="cell_output"><pre>Traceback (most recent call last):
   File "x.py", line 1</pre></div>
 <div class="cell_output"><pre>/home/ci/x.py:3: ConvergenceWarning: did not converge</pre></div>
+<div class="cell_output"><pre>Warning: the fit did not converge</pre></div>
 <div style="width: 200px"><pre style="overflow: auto">""" + "x" * 400 + """</pre></div>
 </main></body></html>"""
 
@@ -34,7 +35,7 @@ def test_clean_page_passes_and_broken_page_fails_on_each_defect(tmp_path):
     assert "image does not load: missing.png" in fails
     assert "TeX left unrendered" in fails and "\\(\\Theta" in fails
     assert "raw glue role" in fails
-    assert fails.count("traceback or warning in an output") == 2
+    assert fails.count("traceback or warning in an output") == 3
     assert any("wider than the column" in r for r in res["broken.html"]["report"])
 
 
@@ -44,3 +45,19 @@ def test_main_fails_on_a_broken_book_and_passes_a_clean_one(tmp_path, capsys):
     (tmp_path / "broken.html").write_text(BROKEN)
     assert check_pages.main([str(tmp_path)]) == 1
     assert "FAIL broken.html" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [r"a glued sentence with $n$ samples", r"the slope of $\propto d^{a}$", r"raw \Theta left"],
+)
+def test_inline_tex_left_unrendered_fails(tmp_path, text):
+    (tmp_path / "page.html").write_text(f"<html><body><main><p>{text}</p></main></body></html>")
+    res = check_pages.check_pages(tmp_path, CHROMIUM)
+    assert any("TeX left unrendered" in f for f in res["page.html"]["fail"])
+
+
+def test_prices_and_paths_in_code_are_not_tex(tmp_path):
+    page = "<html><body><main><p>Costs 5 dollars.</p><pre>C:\\Users $HOME</pre></main></body></html>"
+    (tmp_path / "page.html").write_text(page)
+    assert check_pages.check_pages(tmp_path, CHROMIUM)["page.html"]["fail"] == []

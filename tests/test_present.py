@@ -6,6 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
+import pytest
 import stage_book  # noqa: E402
 
 RECORD = {"output_type": "display_data", "data": {"application/papermill.record/text/plain": "1"},
@@ -61,10 +62,51 @@ def test_figure_code_is_folded_and_parameters_removed(tmp_path):
 
 def test_alt_text_is_the_captions_first_sentence_in_plain_text():
     caption = r"Output norm $\|\Phi(X; \alpha\Theta)\|$ against $\alpha$ ({numref}`fig-a`). More."
-    assert stage_book.alt_text(caption) == "Output norm ‖Phi(X; alpha Theta)‖ against alpha"
+    assert stage_book.alt_text(caption) == "Output norm ‖Φ(X; αΘ)‖ against α"
     assert stage_book.alt_text("") == "figure"
+
+
+@pytest.mark.parametrize(
+    ("caption", "alt"),
+    [
+        ("Left: the loss. Right: its gradient.", "Left: the loss"),
+        (r"$\tfrac12\|Y - X\|^2$ against $k = 0, \dots, 5$", "1/2‖Y - X‖^2 against k = 0, …, 5"),
+        (r"$w \cdot w'$ for $\frac{1}{n}$ samples", "w · w' for 1/n samples"),
+    ],
+)
+def test_alt_text_keeps_labelled_panels_and_reads_tex_symbols(caption, alt):
+    assert stage_book.alt_text(caption) == alt
 
 
 def test_figure_cells_get_alt_text(tmp_path):
     out = run_present(tmp_path, notebook(code("plt.plot([1])\n", mystnb={"figure": {"caption": "A line. Two."}})))
     assert out["cells"][0]["metadata"]["mystnb"]["image"]["alt"] == "A line"
+
+
+def test_the_presented_notebook_is_valid_with_unique_cell_ids(tmp_path):
+    import nbformat
+
+    cells = [dict(code('x = 1\nglue("x", x, display=False)\nprint(x)\n', [RECORD, PRINTED]), id="a"),
+             dict(code("y = 2\n"), id="b")]
+    src, dst = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    src.write_text(json.dumps(notebook(*cells)))
+    stage_book.present(src, dst)
+    nb = nbformat.read(dst, as_version=4)
+    nbformat.validate(nb)
+    ids = [c["id"] for c in nb.cells]
+    assert len(ids) == len(set(ids)) == 4
+
+
+def test_status_table_shows_both_runs_and_flags_a_run_over_budget(tmp_path):
+    stems = sorted(p.stem for p in (stage_book.ROOT / "notebooks").glob("*.md"))
+    quick, full = tmp_path / "quick", tmp_path / "full"
+    quick.mkdir(), full.mkdir()
+    entry = {"status": "ok", "seconds": 12.5, "machine": "test cpu", "finished": "now", "stamp": "abcdef0123456789"}
+    (quick / "status.json").write_text(json.dumps({stems[0]: entry}))
+    (full / "status.json").write_text(json.dumps({stems[0]: {**entry, "seconds": 900.0}}))
+    table = stage_book.status_table("quick", quick, other=full)
+    row = next(line for line in table.splitlines() if stems[0] in line)
+    assert "| ok | 12.5 |" in row and "900.0 (over the 600 s budget)" in row and "abcdef012345" in row
+    assert "Measured on: test cpu." in table
+    other_row = next(line for line in table.splitlines() if stems[1] in line)
+    assert other_row.count("not run in this build") == 2

@@ -7,7 +7,7 @@ has typeset it. The check FAILS a page on
 
 - a request that leaves the book (a CDN) or a file of the book that does not load,
 - an image that does not load,
-- TeX delimiters left in the rendered text, or a MathJax error,
+- TeX left in the rendered text (delimiters, ``$...$``, a ``\\command``), or a MathJax error,
 - a Python traceback or warning text in a cell's output,
 - a raw ``{glue`` role,
 
@@ -45,11 +45,16 @@ async () => {
     const i = text.indexOf(pat);
     if (i >= 0) out.tex.push(text.slice(Math.max(0, i - 40), i + 40));
   }
+  // inline math that MathJax left alone: $...$ around TeX, or a TeX command in plain text
+  for (const re of [/\$[^$\s][^$]{0,80}\$/, /\\[A-Za-z]{2,}/]) {
+    const m = text.match(re);
+    if (m) out.tex.push(text.slice(Math.max(0, m.index - 40), m.index + 40));
+  }
   const g = text.indexOf("{glue");
   if (g >= 0) out.glue.push(text.slice(Math.max(0, g - 20), g + 60));
   for (const o of document.querySelectorAll(".cell_output, .output")) {
     const t = o.innerText || o.textContent || "";
-    const m = t.match(/Traceback \(most recent call last\)|\b[A-Z][A-Za-z]*(Warning|Error): /);
+    const m = t.match(/Traceback \(most recent call last\)|\b[A-Z][A-Za-z]*(Warning|Error): |(^|\n)\s*Warning: /);
     if (m || o.matches(".stderr") || o.querySelector(".stderr")) out.outputs.push(t.slice(0, 160));
   }
   for (const el of document.querySelectorAll("pre, mjx-container[display='true']")) {

@@ -170,22 +170,45 @@ def _chapter_section(stem, num, title, rows, chapters):
     return out
 
 
-def status_table(mode, executed):
+def _status(executed):
     status_file = Path(executed) / "status.json"
-    status = json.loads(status_file.read_text()) if status_file.exists() else {}
-    machines = sorted({e["machine"] for e in status.values() if e.get("machine")})
+    return json.loads(status_file.read_text()) if status_file.exists() else {}
+
+
+def _run_cell(e, mode):
+    """One run's status and time for the status table, the time flagged when over budget."""
+    if not e:
+        return "not run in this build", ""
+    seconds = e.get("seconds", "")
+    over = isinstance(seconds, (int, float)) and seconds > BUDGET_S[mode]
+    return e.get("status", ""), f"{seconds} (over the {BUDGET_S[mode]} s budget)" if over else f"{seconds}"
+
+
+def status_table(mode, executed, other=None):
+    """The execution status page's table: both runs of every notebook, where they exist.
+
+    ``executed`` holds the runs of ``mode`` (the book's own); ``other`` (default
+    ``_build/executed/<the other mode>``) those of the other mode, shown when present.
+    """
+    other_mode = "full" if mode == "quick" else "quick"
+    runs = {mode: _status(executed), other_mode: _status(other or ROOT / "_build" / "executed" / other_mode)}
+    machines = sorted({e["machine"] for st in runs.values() for e in st.values() if e.get("machine")})
     lines = [
-        f"Run: **{mode}**; budget per notebook {BUDGET_S[mode]} s on the 2-core reference machine.",
+        f"This book shows the **{mode}** run. Budgets per notebook: quick {BUDGET_S['quick']} s, "
+        f"full {BUDGET_S['full']} s, on the 2-core reference machine.",
         "",
         "Measured on: " + ("; ".join(machines) if machines else "not recorded") + ".",
         "",
-        "| notebook | status | run time (s) | finished | content stamp |",
-        "|---|---|---|---|---|",
+        "| notebook | quick run | quick time (s) | full run | full time (s) | finished | "
+        f"content stamp ({mode}) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for md in sorted((ROOT / "notebooks").glob("*.md")):
-        e = status.get(md.stem, {})
+        q_status, q_time = _run_cell(runs["quick"].get(md.stem), "quick")
+        f_status, f_time = _run_cell(runs["full"].get(md.stem), "full")
+        e = runs[mode].get(md.stem, {})
         lines.append(
-            f"| {{doc}}`/notebooks/{md.stem}` | {e.get('status', 'not run')} | {e.get('seconds', '')} "
+            f"| {{doc}}`/notebooks/{md.stem}` | {q_status} | {q_time} | {f_status} | {f_time} "
             f"| {e.get('finished', '')} | `{e.get('stamp', '')[:12]}` |"
         )
     return "\n".join(lines)
@@ -252,6 +275,7 @@ def present(src, dst):
             cell["source"] = shown
             cell["outputs"] = [o for o in cell.get("outputs", []) if not _is_glue_record(o)]
             cells.append({"cell_type": "code", "execution_count": None, "source": glued,
+                          "id": f"{cell.get('id', len(cells))}-glue",
                           "metadata": {"tags": ["remove-cell"]}, "outputs": records})
         elif glued:
             tags.append("remove-cell")
@@ -261,7 +285,8 @@ def present(src, dst):
                 tags.append("hide-input")
             image = cell["metadata"]["mystnb"].setdefault("image", {})
             image.setdefault("alt", alt_text(figure.get("caption", "")))
-    cells.insert(0, {"cell_type": "markdown", "metadata": {"tags": ["remove-cell"]}, "source": INSTALL_NOTE})
+    cells.insert(0, {"cell_type": "markdown", "id": "tensordl-install-note",
+                     "metadata": {"tags": ["remove-cell"]}, "source": INSTALL_NOTE})
     nb["cells"] = cells
     nb["metadata"]["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     Path(dst).write_text(json.dumps(nb, indent=1, ensure_ascii=False))
@@ -294,15 +319,28 @@ def split_glue(source):
     return re.sub(r"\n{3,}", "\n\n", shown).strip("\n") + "\n" if taken else source, glued
 
 
+_TEX_SYMBOLS = {
+    "cdot": "·", "dots": "…", "ldots": "…", "cdots": "…", "times": "×", "le": "≤", "leq": "≤",
+    "ge": "≥", "geq": "≥", "approx": "≈", "propto": "∝", "infty": "∞", "to": "→", "pm": "±",
+    "sqrt": "√", "sum": "Σ", "ell": "ℓ", "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ",
+    "epsilon": "ε", "eta": "η", "theta": "θ", "Theta": "Θ", "lambda": "λ", "Lambda": "Λ",
+    "mu": "μ", "nu": "ν", "rho": "ρ", "sigma": "σ", "Sigma": "Σ", "tau": "τ", "phi": "φ",
+    "Phi": "Φ", "psi": "ψ", "omega": "ω", "Omega": "Ω", "pi": "π", "xi": "ξ",
+}
+
+
 def alt_text(caption):
     """The first sentence of a figure caption as plain text, for the image's ``alt``."""
     text = re.sub(r"\s*\(?\{(numref|ref)\}`[^`]*`\)?", "", caption)
     text = re.sub(r"\{(doc|cite)\}`([^`]*)`", r"\2", text)
-    text = re.sub(r"\\(?:left|right|mathcal|mathbb|operatorname|tfrac|frac|,)", "", text)
-    text = re.sub(r"\\([A-Za-z]+)(?=\\[A-Za-z])", r"\1 ", text)
-    text = re.sub(r"\\([A-Za-z]+)", r"\1", text).replace("\\|", "‖")
+    text = re.sub(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"\1/\2", text)
+    text = re.sub(r"\\[dt]?frac\s*(\w)(\w)", r"\1/\2", text)
+    text = re.sub(r"\\(?:left|right|mathcal|mathbb|mathrm|operatorname|,|;|!)", "", text)
+    text = re.sub(r"\\([A-Za-z]+)", lambda m: _TEX_SYMBOLS.get(m[1], m[1] + " "), text)
+    text = text.replace("\\|", "‖")
     text = re.sub(r"[${}\\]", "", " ".join(text.split()))
-    first = re.split(r"(?<=[.:])\s", text, maxsplit=1)[0]
+    text = re.sub(r"\s+([,.)_^])", r"\1", " ".join(text.split()))
+    first = re.split(r"(?<=\.)\s", text, maxsplit=1)[0]
     return first.rstrip(".:") or "figure"
 
 
