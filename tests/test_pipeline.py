@@ -331,3 +331,25 @@ def test_report_counts_by_kind_lists_disagreements_and_never_counts_settings(tmp
     assert "**FAIL**: ours 0.5 does not satisfy ≥ 0.9" in table
     assert "| exact |" in table and "disagrees (explained)" in table
     assert "a size = 12" in table
+
+
+def test_every_declared_dependency_is_pinned_in_the_lock_file():
+    import tomllib
+
+    root = execute.ROOT
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    declared = list(project["dependencies"])
+    for extra in ("notebooks", "book", "test"):
+        declared += project["optional-dependencies"][extra]
+
+    def norm(name):
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    pinned = {
+        norm(line.split("==")[0])
+        for line in (root / "requirements.lock").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    names = {norm(re.split(r"[<>=!\[ ;]", d, maxsplit=1)[0]) for d in declared}
+    names.discard("tensordl")
+    assert names and names <= pinned, sorted(names - pinned)
