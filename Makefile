@@ -34,7 +34,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 lint: env
-	$(BIN)/ruff check src tests tools benchmarks
+	$(BIN)/ruff check src tests tools benchmarks book/_ext
 	$(PY) tools/format_notebooks.py --check
 
 unit: env
