@@ -110,3 +110,18 @@ def test_status_table_shows_both_runs_and_flags_a_run_over_budget(tmp_path):
     assert "Measured on: test cpu." in table
     other_row = next(line for line in table.splitlines() if stems[1] in line)
     assert other_row.count("not run in this build") == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("as in {doc}`03_global_opt`, the", "as in {doc}`chapter 3 <03_global_opt>`, the"),
+        ("done. {doc}`/notebooks/07_deep` tests it", "done. {doc}`Chapter 7 <07_deep>` tests it".replace(
+            "<07_deep>", "</notebooks/07_deep>")),
+        ("{doc}`08_network_minima` repeats", "{doc}`Chapter 8 <08_network_minima>` repeats"),
+        ("kept: {doc}`the next one <04_nn_lift>`", "kept: {doc}`the next one <04_nn_lift>`"),
+        ("not a chapter: {doc}`/book/status`", "not a chapter: {doc}`/book/status`"),
+    ],
+)
+def test_chapter_links_read_by_number(text, expected):
+    assert stage_book.number_chapter_links(text) == expected

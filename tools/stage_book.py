@@ -265,6 +265,9 @@ def present(src, dst):
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
         if {"parameters", "injected-parameters"} & set(tags) and "remove-cell" not in tags:
             tags.append("remove-cell")
+        if cell["cell_type"] == "markdown":
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            cell["source"] = number_chapter_links(source)
         if cell["cell_type"] != "code" or "remove-cell" in tags:
             continue
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
@@ -297,6 +300,23 @@ INSTALL_NOTE = (
     "source archive (How to run page), `python3.11 -m venv .venv && .venv/bin/pip install -r "
     "requirements.lock -e .`, then run it with the standard `python3` kernel of that environment."
 )
+
+
+_DOC_LINK = re.compile(r"\{doc\}`(/?(?:notebooks/)?(\d\d)_[A-Za-z0-9_]+)`")
+
+
+def number_chapter_links(text):
+    """Links to chapters by number: ``{doc}`03_name``` reads "chapter 3" (a capital C at
+    the start of a sentence), linked to the chapter; links with their own text are kept.
+    The number is the notebook's, which is the chapter's number in the table of contents.
+    """
+
+    def repl(m):
+        before = text[: m.start()].rstrip(" *_(")
+        word = "Chapter" if not before or before[-1] in ".!?:\n" else "chapter"
+        return f"{{doc}}`{word} {int(m[2])} <{m[1]}>`"
+
+    return _DOC_LINK.sub(repl, text)
 
 
 def split_glue(source):
@@ -376,6 +396,8 @@ def stage(mode, executed, stage_dir):
     # outside _static: Jupyter Book adds every .js file it finds there to every page
     shutil.copytree(mathjax_dir(), stage_dir / "_extra" / "mathjax")
     shutil.copytree(ROOT / "book", stage_dir / "book")
+    for page in (stage_dir / "book").glob("*.md"):
+        page.write_text(number_chapter_links(page.read_text()))
     shutil.copytree(ROOT / "book" / "_static", stage_dir / "_static")
     (stage_dir / "notebooks").mkdir()
     missing = []
