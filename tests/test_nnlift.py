@@ -40,6 +40,10 @@ def test_stein_coefficients_against_monte_carlo_and_closed_forms():
         assert nnlift.stein_coefficients("sigmoid", 0.7, order) == pytest.approx(mc, abs=3e-4)
     assert nnlift.stein_coefficients("relu", 0.0, 3) == 0.0
     assert nnlift.stein_coefficients("relu", 1.0, 2) == pytest.approx(np.exp(-0.5) / np.sqrt(2 * np.pi))
+    # E[1(z + b > 0)] = Phi(b): against Monte Carlo, and smooth in b (no quadrature staircase)
+    assert nnlift.stein_coefficients("relu", 0.3, 1) == pytest.approx(np.mean(z + 0.3 > 0), abs=2e-3)
+    b = np.linspace(-1, 1, 201)
+    assert np.all(np.diff(nnlift.stein_coefficients("relu", b, 1)) > 0)
 
 
 def test_activation_derivatives_by_finite_differences():
@@ -139,8 +143,9 @@ def test_conditioned_columns_singular_values_unit_columns_and_seed():
         assert A.shape == (d, k)
         assert np.allclose(np.linalg.norm(A, axis=0), 1.0, atol=1e-12)
         assert s[0] == pytest.approx(hi, rel=1e-9) and s[-1] == pytest.approx(lo, rel=1e-9)
-    assert np.array_equal(nnlift.conditioned_columns(10, 4, 0.2, 1.2, seed=5), nnlift.conditioned_columns(10, 4, 0.2, 1.2, seed=5))
-    assert not np.allclose(nnlift.conditioned_columns(10, 4, 0.2, 1.2, seed=5), nnlift.conditioned_columns(10, 4, 0.2, 1.2, seed=6))
+    A5 = nnlift.conditioned_columns(10, 4, 0.2, 1.2, seed=5)
+    assert np.array_equal(A5, nnlift.conditioned_columns(10, 4, 0.2, 1.2, seed=5))
+    assert not np.allclose(A5, nnlift.conditioned_columns(10, 4, 0.2, 1.2, seed=6))
 
 
 def test_conditioned_columns_errors():

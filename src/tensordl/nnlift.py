@@ -84,8 +84,10 @@ def activation(name, t, derivative=0):
 def stein_coefficients(name, b, order):
     """``E[sigma^(order)(z + b)]`` for ``z ~ N(0, 1)`` by 80-point Gauss--Hermite quadrature.
 
-    For ReLU the second and third derivatives vanish away from 0, and their
-    expectations are ``phi(b)`` and ``-b phi(b)`` (``phi`` the Gaussian density).
+    For ReLU the first derivative is a step, and the second and third vanish
+    away from 0: the expectations are the closed forms ``Phi(b)``, ``phi(b)`` and
+    ``-b phi(b)`` (``Phi``, ``phi`` the Gaussian distribution and density; a
+    quadrature of the step would be a staircase in ``b``).
 
     Examples
     --------
@@ -93,7 +95,9 @@ def stein_coefficients(name, b, order):
     0.0
     """
     b = np.asarray(b, dtype=np.float64)
-    if name == "relu" and order >= 2:
+    if name == "relu" and order >= 1:
+        if order == 1:
+            return scipy.special.ndtr(b)
         phi = np.exp(-0.5 * b**2) / np.sqrt(2 * np.pi)
         return phi if order == 2 else -b * phi
     return np.tensordot(activation(name, b[..., None] + _GH_X, order), _GH_W, axes=(-1, 0))
