@@ -40,6 +40,10 @@ def test_stein_coefficients_against_monte_carlo_and_closed_forms():
         assert nnlift.stein_coefficients("sigmoid", 0.7, order) == pytest.approx(mc, abs=3e-4)
     assert nnlift.stein_coefficients("relu", 0.0, 3) == 0.0
     assert nnlift.stein_coefficients("relu", 1.0, 2) == pytest.approx(np.exp(-0.5) / np.sqrt(2 * np.pi))
+    # E[1(z + b > 0)] = Phi(b): against Monte Carlo, and smooth in b (no quadrature staircase)
+    assert nnlift.stein_coefficients("relu", 0.3, 1) == pytest.approx(np.mean(z + 0.3 > 0), abs=2e-3)
+    b = np.linspace(-1, 1, 201)
+    assert np.all(np.diff(nnlift.stein_coefficients("relu", b, 1)) > 0)
 
 
 def test_activation_derivatives_by_finite_differences():
@@ -102,3 +106,56 @@ def test_same_seed_same_fit():
 def test_errors_name_the_argument(call, match_):
     with pytest.raises(ValueError, match=match_):
         call()
+
+
+def test_stein_zeros_are_roots_and_match_stein_by_parts():
+    # E[sigma'''(z + b)] = E[sigma'(z + b)(z^2 - 1)] (Stein twice): an independent integrand
+    z, w = np.polynomial.hermite_e.hermegauss(120)
+    w = w / w.sum()
+    for name, expected in (("tanh", 2), ("sigmoid", 2)):
+        zeros = nnlift.stein_zeros(name, 3)
+        assert len(zeros) == expected and np.allclose(zeros, -zeros[::-1])
+        for b in zeros:
+            by_parts = np.sum(w * nnlift.activation(name, z + b, 1) * (z**2 - 1))
+            assert abs(by_parts) < 1e-6  # 80-point quadrature of a non-polynomial
+            assert abs(nnlift.stein_coefficients(name, b, 3)) < 1e-12
+    assert np.allclose(nnlift.stein_zeros("sigmoid", 2), [0.0])
+    assert nnlift.stein_zeros("sigmoid", 1).size == 0  # sigma' > 0
+    assert np.allclose(nnlift.stein_zeros("relu", 3), [0.0])
+    assert nnlift.stein_zeros("relu", 2).size == 0  # phi(b) > 0
+
+
+def test_stein_zeros_errors():
+    with pytest.raises(ValueError, match="name"):
+        nnlift.stein_zeros("softplus", 3)
+    with pytest.raises(ValueError, match="order"):
+        nnlift.stein_zeros("tanh", 4)
+    with pytest.raises(ValueError, match="b_max"):
+        nnlift.stein_zeros("tanh", 3, b_max=-1.0)
+    with pytest.raises(TypeError, match="b_max"):
+        nnlift.stein_zeros("tanh", 3, b_max="4")
+
+
+def test_conditioned_columns_singular_values_unit_columns_and_seed():
+    for d, k, lo, hi in ((10, 4, 0.1, 1.2247), (8, 3, 0.5, 1.3), (5, 2, 0.6, np.sqrt(2 - 0.36))):
+        A = nnlift.conditioned_columns(d, k, lo, hi, seed=3)
+        s = np.linalg.svd(A, compute_uv=False)
+        assert A.shape == (d, k)
+        assert np.allclose(np.linalg.norm(A, axis=0), 1.0, atol=1e-12)
+        assert s[0] == pytest.approx(hi, rel=1e-9) and s[-1] == pytest.approx(lo, rel=1e-9)
+    A5 = nnlift.conditioned_columns(10, 4, 0.2, 1.2, seed=5)
+    assert np.array_equal(A5, nnlift.conditioned_columns(10, 4, 0.2, 1.2, seed=5))
+    assert not np.allclose(A5, nnlift.conditioned_columns(10, 4, 0.2, 1.2, seed=6))
+
+
+def test_conditioned_columns_errors():
+    with pytest.raises(ValueError, match="sigma_min"):
+        nnlift.conditioned_columns(10, 4, 0.0, 1.2, seed=0)
+    with pytest.raises(ValueError, match="k must be at most"):
+        nnlift.conditioned_columns(3, 4, 0.5, 1.2, seed=0)
+    with pytest.raises(ValueError, match="not a correlation matrix"):
+        nnlift.conditioned_columns(10, 4, 0.5, 1.9, seed=0)
+    with pytest.raises(ValueError, match="sum to 2"):
+        nnlift.conditioned_columns(10, 2, 0.5, 1.2, seed=0)
+    with pytest.raises(TypeError, match="sigma_max"):
+        nnlift.conditioned_columns(10, 4, 0.5, "1.2", seed=0)

@@ -38,13 +38,23 @@ be: ``a2 sigma(a.x + b) = a2 - a2 sigma(-a.x - b)`` for the sigmoid and
 import numpy as np
 import scipy.optimize
 import scipy.special
+import scipy.stats
 
 from ._checks import as_choice, as_int, as_matrix, as_samples
 from .data import rng as _rng
 from .decomposition import cp_als, jennrich, slice_subspace, tensor_power_method, whiten
 from .moments import Moment3, moment2
 
-__all__ = ["ACTIVATIONS", "activation", "stein_coefficients", "planted_network", "fourier_bias", "NNLift"]
+__all__ = [
+    "ACTIVATIONS",
+    "activation",
+    "stein_coefficients",
+    "stein_zeros",
+    "planted_network",
+    "conditioned_columns",
+    "fourier_bias",
+    "NNLift",
+]
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(80)  # E[h(z)], z ~ N(0, 1)
@@ -74,8 +84,10 @@ def activation(name, t, derivative=0):
 def stein_coefficients(name, b, order):
     """``E[sigma^(order)(z + b)]`` for ``z ~ N(0, 1)`` by 80-point Gauss--Hermite quadrature.
 
-    For ReLU the second and third derivatives vanish away from 0, and their
-    expectations are ``phi(b)`` and ``-b phi(b)`` (``phi`` the Gaussian density).
+    For ReLU the first derivative is a step, and the second and third vanish
+    away from 0: the expectations are the closed forms ``Phi(b)``, ``phi(b)`` and
+    ``-b phi(b)`` (``Phi``, ``phi`` the Gaussian distribution and density; a
+    quadrature of the step would be a staircase in ``b``).
 
     Examples
     --------
@@ -83,7 +95,9 @@ def stein_coefficients(name, b, order):
     0.0
     """
     b = np.asarray(b, dtype=np.float64)
-    if name == "relu" and order >= 2:
+    if name == "relu" and order >= 1:
+        if order == 1:
+            return scipy.special.ndtr(b)
         phi = np.exp(-0.5 * b**2) / np.sqrt(2 * np.pi)
         return phi if order == 2 else -b * phi
     return np.tensordot(activation(name, b[..., None] + _GH_X, order), _GH_W, axes=(-1, 0))
@@ -107,6 +121,117 @@ def planted_network(d, k, seed, activation_name="sigmoid", orthonormal=True, bia
     b1 = bias_scale * g.uniform(-1.0, 1.0, k)
     a2 = g.choice([-1.0, 1.0], k) * g.uniform(1.0, 2.0, k)
     return A1, b1, a2, float(g.normal(0.0, 0.1))
+
+
+def stein_zeros(name, order, b_max=4.0, n_grid=801):
+    """The biases ``b`` in ``[-b_max, b_max]`` where ``E[sigma^(order)(z + b)] = 0``.
+
+    ``lam_j = a2_j E[sigma^(3)(z + b_j)]`` and ``c_j = a2_j E[sigma^(2)(z + b_j)]``
+    (the weights of the third- and second-order Stein moments) vanish at these
+    biases, whatever ``a2_j``: the condition of Janzamin et al. is on the pair
+    ``(sigma, b)``. Sign changes on a grid of ``n_grid`` points are refined by
+    Brent's method (``xtol=1e-12``); a grid point where the value is 0 to rounding
+    is a zero (``b = 0`` for the second derivative of the sigmoid and tanh).
+
+    Parameters
+    ----------
+    name : {"sigmoid", "tanh", "relu"}
+    order : {1, 2, 3}
+    b_max : float, default=4.0
+    n_grid : int, default=801
+
+    Returns
+    -------
+    ndarray of shape (n_zeros,)
+        Sorted.
+
+    Examples
+    --------
+    >>> [round(float(z), 6) + 0.0 for z in stein_zeros("tanh", 2)]  # odd in b
+    [0.0]
+    >>> [round(float(z), 6) + 0.0 for z in stein_zeros("relu", 3)]  # -b phi(b)
+    [0.0]
+    """
+    as_choice(name, "name", ACTIVATIONS)
+    order = as_int(order, "order", minimum=1)
+    if order > 3:
+        raise ValueError(f"order must be 1, 2 or 3, got {order}")
+    if isinstance(b_max, bool) or not isinstance(b_max, (int, float, np.floating, np.integer)):
+        raise TypeError(f"b_max must be a number, got {type(b_max).__name__}")
+    if not np.isfinite(b_max) or b_max <= 0:
+        raise ValueError(f"b_max must be a finite number > 0, got {b_max!r}")
+    n_grid = as_int(n_grid, "n_grid", minimum=3)
+    b = np.linspace(-b_max, b_max, n_grid)
+    v = stein_coefficients(name, b, order)
+    exact = np.abs(v) <= 1e-14 * np.max(np.abs(v))
+    zeros = list(b[exact])
+    for i in np.flatnonzero((v[:-1] * v[1:] < 0) & ~exact[:-1] & ~exact[1:]):
+        zeros.append(
+            scipy.optimize.brentq(lambda t: float(stein_coefficients(name, t, order)), b[i], b[i + 1], xtol=1e-12)
+        )
+    return np.array(sorted(float(z) for z in zeros))
+
+
+def conditioned_columns(d, k, sigma_min, sigma_max, seed):
+    """A ``(d, k)`` matrix with unit columns and extreme singular values ``sigma_max, sigma_min``.
+
+    The Gram matrix ``A^T A`` is a random correlation matrix (unit diagonal) with
+    eigenvalues ``sigma_max^2``, ``sigma_min^2`` and ``k - 2`` equal ones that make
+    the trace ``k`` (``scipy.stats.random_correlation``); ``A = U R`` with ``R`` its
+    Cholesky factor and ``U`` a random ``(d, k)`` matrix with orthonormal columns.
+    The unit columns are NN-LIFT's normalisation, and the singular values are the
+    ``lambda_min(A1)``, ``lambda_max(A1)`` of the sample-complexity theorem.
+
+    Parameters
+    ----------
+    d, k : int
+        ``2 <= k <= d``.
+    sigma_min, sigma_max : float
+        ``0 < sigma_min <= 1 <= sigma_max``, with the middle eigenvalue
+        ``(k - sigma_max^2 - sigma_min^2) / (k - 2)`` between ``sigma_min^2`` and
+        ``sigma_max^2`` (for ``k = 2``: ``sigma_min^2 + sigma_max^2 = 2``).
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of shape (d, k)
+
+    Examples
+    --------
+    >>> A = conditioned_columns(10, 4, 0.2, 1.2, seed=0)
+    >>> [round(float(s), 6) for s in np.linalg.svd(A, compute_uv=False)[[0, -1]]]
+    [1.2, 0.2]
+    >>> bool(np.allclose(np.linalg.norm(A, axis=0), 1.0))
+    True
+    """
+    d, k = as_int(d, "d", minimum=2), as_int(k, "k", minimum=2)
+    if k > d:
+        raise ValueError(f"k must be at most d = {d}, got {k}")
+    for name, v in (("sigma_min", sigma_min), ("sigma_max", sigma_max)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
+            raise TypeError(f"{name} must be a number, got {type(v).__name__}")
+    if not (0 < sigma_min <= 1 <= sigma_max):
+        raise ValueError(f"need 0 < sigma_min <= 1 <= sigma_max, got {sigma_min!r} and {sigma_max!r}")
+    lo, hi = float(sigma_min) ** 2, float(sigma_max) ** 2
+    if k == 2:
+        if abs(lo + hi - 2) > 1e-12:
+            raise ValueError(f"for k = 2 the squared singular values must sum to 2, got {lo + hi!r}")
+        eig = np.array([hi, lo])
+    else:
+        mid = (k - hi - lo) / (k - 2)
+        if not lo <= mid <= hi:
+            raise ValueError(
+                f"sigma_min = {sigma_min!r}, sigma_max = {sigma_max!r} leave the other eigenvalues at {mid:.3g}, "
+                f"outside [sigma_min^2, sigma_max^2]: not a correlation matrix of size k = {k}"
+            )
+        eig = np.array([hi] + [mid] * (k - 2) + [lo])
+    g = _rng(seed)
+    G = scipy.stats.random_correlation.rvs(eig, random_state=g, tol=1e-12)
+    G = 0.5 * (G + G.T)
+    np.fill_diagonal(G, 1.0)
+    R = np.linalg.cholesky(G).T
+    U = np.linalg.qr(g.standard_normal((d, k)))[0]
+    return U @ R
 
 
 def _cap_directions(a, eps, m, g):
