@@ -56,3 +56,29 @@ def test_check_reports_and_does_not_write(tmp_path, capsys):
 def test_unparsable_cell_is_an_error():
     with pytest.raises(ValueError, match="ruff could not format"):
         format_notebooks.format_notebook("```{code-cell} ipython3\nx = (\n```\n")
+
+
+def test_long_code_lines_are_found_outside_options_and_markdown():
+    import format_notebooks
+
+    long = "x = '" + "a" * 90 + "'"
+    text = "\n".join(
+        [
+            "A markdown line " + "b" * 100,
+            "```{code-cell} ipython3",
+            "---",
+            "mystnb:",
+            "  figure:",
+            "    caption: " + "c" * 100,
+            "---",
+            "y = 1",
+            long,
+            "```",
+            "```{code-cell} ipython3",
+            ":tags: [" + "d" * 100 + "]",
+            "",
+            "z = 2",
+            "```",
+        ]
+    )
+    assert format_notebooks.long_lines(text) == [(9, len(long))]
