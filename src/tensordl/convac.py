@@ -150,6 +150,14 @@ class ShallowConvAC(torch.nn.Module):
         Each unit's product is the sum of the logs of its factors (signs
         multiplied apart) and the output is a signed log-sum-exp over the units,
         so ``log|h|`` is finite wherever ``h != 0`` even when ``forward`` underflows.
+
+        Examples
+        --------
+        >>> net = ShallowConvAC(N=2048, M=3, K=4)
+        >>> Phi = torch.randn(3, 2048, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        >>> sign, log_abs = net.log_forward(Phi)
+        >>> bool(torch.all(net(Phi) == 0)), bool(torch.all(torch.isfinite(log_abs)))
+        (True, True)
         """
         Phi = _check_phi(Phi, self.N, self.M)
         z = torch.einsum("bnm,nmk->bnk", Phi, self.a.expand(self.N, -1, -1))
@@ -230,6 +238,14 @@ class DeepConvAC(torch.nn.Module):
 
         Product pooling adds the logs (and multiplies the signs) of the two
         children; each transfer is a signed log-sum-exp over the channels.
+
+        Examples
+        --------
+        >>> net = DeepConvAC(N=4, M=3, ranks=[2, 2])
+        >>> Phi = torch.randn(5, 4, 3, dtype=torch.float64)
+        >>> sign, log_abs = net.log_forward(Phi)
+        >>> bool(torch.allclose(sign * torch.exp(log_abs), net(Phi)))
+        True
         """
         Phi = _check_phi(Phi, self.N, self.M)
         z = torch.einsum("bnm,nmr->bnr", Phi, self.leaves.expand(self.N, -1, -1))
