@@ -145,3 +145,137 @@ def test_weight_sharing_symmetrises_cp_but_not_ht():
 def test_errors_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def brute_odd_even_matrix(A):
+    """[A]_odd,even entry by entry (the oracle for the matricization)."""
+    N, M = A.ndim, A.shape[0]
+    half = N // 2
+    mat = np.zeros((M**half, M**half))
+    for idx in np.ndindex(A.shape):
+        row = np.ravel_multi_index(idx[0::2], (M,) * half)
+        col = np.ravel_multi_index(idx[1::2], (M,) * half)
+        mat[row, col] = A[idx]
+    return mat
+
+
+@pytest.mark.parametrize(
+    ("N", "M", "ranks"), [(2, 3, [2]), (4, 3, [2, 1]), (4, 2, [3, 2]), (8, 3, [2, 3, 2]), (8, 2, [2, 2, 1])]
+)
+def test_ht_to_cp_reproduces_the_ht_tensor_with_r0_to_the_n_over_2_terms(N, M, ranks):
+    g = np.random.default_rng(11)
+    leaves = [g.standard_normal((M, ranks[0])) for _ in range(N)]
+    outs = ranks[1:] + [1]
+    transfers = [g.standard_normal((N >> (lv + 1), ranks[lv], outs[lv])) for lv in range(len(ranks))]
+    w, F = dec.ht_to_cp(leaves, transfers)
+    assert w.shape == (ranks[0] ** (N // 2),) and all(f.shape == (M, len(w)) for f in F)
+    A = naive_ht(leaves, transfers)
+    assert np.allclose(tl.cp_to_tensor((w, F)), A, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("N", "M", "r"), [(4, 3, 2), (4, 3, 3), (8, 3, 2)])
+def test_cp_rank_of_random_ht_is_exactly_r_to_the_n_over_2(N, M, r):
+    """Upper bound: the expansion's terms; lower bound: the odd/even rank. They meet."""
+    A, leaves, transfers = dec.random_ht(N, M, r, seed=12, return_factors=True)
+    w, F = dec.ht_to_cp(leaves, transfers)
+    assert len(w) == r ** (N // 2) == dec.matricization_rank(A, list(range(0, N, 2)), method="svd")
+    assert np.allclose(tl.cp_to_tensor((w, F)), A, rtol=1e-12, atol=1e-12)
+
+
+def test_ht_to_cp_is_the_expansion_of_a_deep_conv_ac_and_same_seed_same_answer():
+    net = convac.DeepConvAC(8, 3, [2, 2, 2], seed=3)
+    leaves = list(net.leaves.detach().numpy())
+    transfers = [a.detach().numpy() for a in net.transfers]
+    w, F = dec.ht_to_cp(leaves, transfers)
+    assert np.allclose(tl.cp_to_tensor((w, F)), net.tensor()[0], rtol=1e-12, atol=1e-13)
+    w2, F2 = dec.ht_to_cp(leaves, transfers)
+    assert np.array_equal(w, w2) and all(np.array_equal(a, b) for a, b in zip(F, F2))
+
+
+@pytest.mark.parametrize("N", [2, 4, 8])
+def test_eckart_young_bound_against_the_svd_of_the_brute_force_matricization(N):
+    A = dec.random_ht(N, 3, 3, seed=13) + 0.01 * np.random.default_rng(13).standard_normal((3,) * N)
+    s = np.linalg.svd(brute_odd_even_matrix(A), compute_uv=False)
+    Ks = list(range(len(s) + 2))
+    ref = [np.sqrt(np.sum(s[k:] ** 2)) / np.linalg.norm(A) for k in Ks]
+    assert np.allclose(dec.eckart_young_bound(A, Ks), ref, rtol=1e-10, atol=1e-14)
+    assert dec.eckart_young_bound(A, 0) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_eckart_young_bound_is_attained_by_the_truncated_svd_for_matrices():
+    X = np.random.default_rng(14).standard_normal((6, 5))
+    U, s, Vt = np.linalg.svd(X, full_matrices=False)
+    for K in range(6):
+        best = (U[:, :K] * s[:K]) @ Vt[:K]
+        assert dec.eckart_young_bound(X, K) == pytest.approx(np.linalg.norm(X - best) / np.linalg.norm(X), abs=1e-14)
+
+
+def test_no_cp_model_beats_the_eckart_young_bound():
+    A = dec.random_ht(4, 3, 2, seed=15)
+    g = np.random.default_rng(15)
+    for K in [1, 2, 3]:
+        bound = dec.eckart_young_bound(A, K)
+        assert bound > 1e-3
+        for s in range(3):  # local optima of CP-ALS, and random models scaled optimally
+            cp = parafac(tl.tensor(A), K, init="random", random_state=s, n_iter_max=300, tol=1e-12)
+            assert np.linalg.norm(A - tl.cp_to_tensor(cp)) / np.linalg.norm(A) >= bound * (1 - 1e-9)
+            B = tl.cp_to_tensor((np.ones(K), [g.standard_normal((3, K)) for _ in range(4)]))
+            B *= np.sum(A * B) / np.sum(B * B)
+            assert np.linalg.norm(A - B) / np.linalg.norm(A) >= bound
+    assert dec.eckart_young_bound(A, 4) < 1e-12
+
+
+def test_eckart_young_bound_other_rows_and_scalar_or_array():
+    A = dec.random_ht(4, 3, 2, seed=16)
+    assert isinstance(dec.eckart_young_bound(A, 2), float)
+    assert dec.eckart_young_bound(A, [2, 3]).shape == (2,)
+    assert dec.eckart_young_bound(A, 2, rows=[0, 1]) < 1e-12  # left/right rank is r = 2
+    assert dec.eckart_young_bound(A, 1, rows=[0, 1]) > 1e-3
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        (lambda: dec.ht_to_cp([np.ones((2, 2))] * 4, [np.ones((2, 2, 2)), np.ones((1, 2, 2))]), ValueError,
+         r"transfers\[-1\] must have one output"),
+        (lambda: dec.ht_to_cp([np.ones((2, 2))] * 3, [np.ones((1, 2, 1))]), ValueError, "power of two"),
+        (lambda: dec.ht_to_cp(*dec.cp_to_ht(np.ones(2), [np.ones((2, 2))] * 64)), ValueError,
+         "HT_TO_CP_MAX_TERMS"),
+        (lambda: dec.ht_to_cp(3, 4), TypeError, "sequences of arrays"),
+        (lambda: dec.eckart_young_bound(np.ones(3), 1), ValueError, "order at least 2"),
+        (lambda: dec.eckart_young_bound(np.zeros((2, 2)), 1), ValueError, "nonzero"),
+        (lambda: dec.eckart_young_bound(np.full((2, 2), np.nan), 1), ValueError, "finite"),
+        (lambda: dec.eckart_young_bound(np.ones((2, 2)), -1), ValueError, "K must be at least 0"),
+        (lambda: dec.eckart_young_bound(np.ones((2, 2)), 1.5), TypeError, "K must be an integer"),
+        (lambda: dec.eckart_young_bound(np.ones((2, 2, 2)), 1, rows=[0, 1, 2]), ValueError, "rows must be distinct"),
+    ],
+)
+def test_new_hierarchical_errors_name_the_argument(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+@pytest.mark.parametrize("kind", ["shallow", "deep"])
+def test_log_forward_equals_forward_and_scales_exactly_where_forward_underflows(kind):
+    def make(N):
+        if kind == "shallow":
+            return convac.ShallowConvAC(N, 3, K=5, Y=2, seed=4)
+        return convac.DeepConvAC(N, 3, [2] * (N.bit_length() - 1), Y=2, seed=4)
+
+    g = torch.Generator().manual_seed(5)
+    Phi = torch.randn(20, 8, 3, dtype=torch.float64, generator=g)
+    net = make(8)
+    with torch.no_grad():
+        h = net(Phi)
+        sign, logabs = net.log_forward(Phi)
+    assert torch.equal(sign, torch.sign(h))
+    assert torch.allclose(logabs, torch.log(h.abs()), rtol=0, atol=1e-10)
+    # N = 1024 with the first-layer weights scaled by 1e-3: forward gives 0, log space exactly N log(1e-3) less
+    big, Phi_big = make(1024), torch.randn(6, 1024, 3, dtype=torch.float64, generator=g)
+    with torch.no_grad():
+        s1, l1 = big.log_forward(Phi_big)
+        (big.a if kind == "shallow" else big.leaves).mul_(1e-3)
+        s2, l2 = big.log_forward(Phi_big)
+        assert torch.all(big(Phi_big) == 0)
+    assert torch.equal(s1, s2) and torch.all(torch.isfinite(l2))
+    assert torch.allclose(l2 - l1, torch.full_like(l1, 1024 * np.log(1e-3)), rtol=1e-12, atol=1e-8)

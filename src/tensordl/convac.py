@@ -17,6 +17,12 @@ levels, each a 1x1 linear map (the transfer of the level) followed by product
 pooling of neighbouring pairs. ``shared=True`` gives every patch the same
 weights (a convolution). ``.tensor()`` returns ``A^y`` as a dense array, so that
 ``forward`` can be checked against the contraction.
+
+``log_forward`` evaluates the same network in log space with the signs kept
+apart: a product of activations is a sum of their logarithms, and the linear
+maps are signed log-sum-exps shifted by their largest term. It returns
+``(sign h_y, log |h_y|)``, which stay representable where ``forward`` underflows
+or overflows (the slide's "Cons": multiplicative nonlinearities).
 """
 
 import math
@@ -90,6 +96,19 @@ def contract(A, Phi, max_entries=2**24):
     return out[:, 0] if A.ndim == N else out
 
 
+def _signed_log_linear(sign, logabs, weights):
+    """``(sign, log|.|)`` of ``sum_a weights[..., a, g] sign_a exp(logabs_a)`` over the last axis.
+
+    ``sign``/``logabs`` have shape ``(B, n, a)`` and ``weights`` ``(n, a, g)``; the
+    terms are shifted by their largest ``logabs`` before exponentiation, so
+    nothing overflows, and a sum of zeros gives ``(0, -inf)``.
+    """
+    top = logabs.amax(dim=2, keepdim=True)
+    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    t = torch.einsum("bna,nag->bng", sign * torch.exp(logabs - top), weights)
+    return torch.sign(t), top + torch.log(torch.abs(t))
+
+
 class ShallowConvAC(torch.nn.Module):
     """The shallow network of the slide: ``h_y = sum_k alpha^y_k prod_i <a_i^k, Phi(x^i)>``.
 
@@ -124,6 +143,27 @@ class ShallowConvAC(torch.nn.Module):
         Phi = _check_phi(Phi, self.N, self.M)
         z = torch.einsum("bnm,nmk->bnk", Phi, self.a.expand(self.N, -1, -1))
         return z.prod(dim=1) @ self.alpha
+
+    def log_forward(self, Phi):
+        """``(sign, log|h|)`` of the scores, each of shape ``(B, Y)``, computed in log space.
+
+        Each unit's product is the sum of the logs of its factors (signs
+        multiplied apart) and the output is a signed log-sum-exp over the units,
+        so ``log|h|`` is finite wherever ``h != 0`` even when ``forward`` underflows.
+
+        Examples
+        --------
+        >>> net = ShallowConvAC(N=2048, M=3, K=4)
+        >>> Phi = torch.randn(3, 2048, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        >>> sign, log_abs = net.log_forward(Phi)
+        >>> bool(torch.all(net(Phi) == 0)), bool(torch.all(torch.isfinite(log_abs)))
+        (True, True)
+        """
+        Phi = _check_phi(Phi, self.N, self.M)
+        z = torch.einsum("bnm,nmk->bnk", Phi, self.a.expand(self.N, -1, -1))
+        sign, logabs = torch.sign(z).prod(dim=1), torch.log(torch.abs(z)).sum(dim=1)  # (B, K)
+        sign, logabs = _signed_log_linear(sign[:, None], logabs[:, None], self.alpha[None])
+        return sign[:, 0], logabs[:, 0]
 
     def tensor(self):
         """``A^y`` of shape ``(Y,) + (M,) * N`` (numpy), from the CP factors."""
@@ -192,6 +232,28 @@ class DeepConvAC(torch.nn.Module):
             z = z[:, 0::2] * z[:, 1::2]  # product pooling of neighbouring nodes
             z = torch.einsum("bnr,nrs->bns", z, A.expand(z.shape[1], -1, -1))
         return z[:, 0]
+
+    def log_forward(self, Phi):
+        """``(sign, log|h|)`` of the scores, each of shape ``(B, Y)``, computed in log space.
+
+        Product pooling adds the logs (and multiplies the signs) of the two
+        children; each transfer is a signed log-sum-exp over the channels.
+
+        Examples
+        --------
+        >>> net = DeepConvAC(N=4, M=3, ranks=[2, 2])
+        >>> Phi = torch.randn(5, 4, 3, dtype=torch.float64)
+        >>> sign, log_abs = net.log_forward(Phi)
+        >>> bool(torch.allclose(sign * torch.exp(log_abs), net(Phi)))
+        True
+        """
+        Phi = _check_phi(Phi, self.N, self.M)
+        z = torch.einsum("bnm,nmr->bnr", Phi, self.leaves.expand(self.N, -1, -1))
+        sign, logabs = torch.sign(z), torch.log(torch.abs(z))
+        for A in self.transfers:
+            sign, logabs = sign[:, 0::2] * sign[:, 1::2], logabs[:, 0::2] + logabs[:, 1::2]
+            sign, logabs = _signed_log_linear(sign, logabs, A.expand(sign.shape[1], -1, -1))
+        return sign[:, 0], logabs[:, 0]
 
     def tensor(self):
         """``A^y`` of shape ``(Y,) + (M,) * N`` (numpy), by ``tensordl.decomposition.ht_tensor``."""

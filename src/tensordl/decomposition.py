@@ -23,8 +23,12 @@ slide's recursion over a binary tree, ``N = 2^L``:
 (0-based ``j``), and ``A = phi^{L,0}``. ``ht_tensor`` computes each node by a
 compiled loop that writes each entry once (or, for wide ranks, by one matrix
 product per output channel); ``cp_to_ht`` embeds a CP model in HT form with
-identity transfers, and ``matricization_rank`` measures the ranks of the
-matricizations that carry the depth-efficiency theorem.
+identity transfers, and ``ht_to_cp`` goes the other way: in the slide's format one
+index is shared by both children of a node, so an HT tensor is a CP model with
+``r_0^(N/2)`` terms. ``matricization_rank`` measures the ranks of the
+matricizations that carry the depth-efficiency theorem, and ``eckart_young_bound``
+turns the singular values of one of them into a lower bound on the error of every
+CP model of a given rank.
 """
 
 import warnings
@@ -49,7 +53,9 @@ __all__ = [
     "ht_tensor",
     "random_ht",
     "cp_to_ht",
+    "ht_to_cp",
     "matricization_rank",
+    "eckart_young_bound",
 ]
 
 
@@ -571,6 +577,67 @@ def cp_to_ht(weights, factors):
     return factors, transfers
 
 
+HT_TO_CP_MAX_TERMS = 2**22  # r_0^(N/2) above this: refuse (the factors alone would not fit in memory)
+
+
+def ht_to_cp(leaves, transfers):
+    """The CP decomposition of an HT tensor in the slide's format, with ``r_0^(N/2)`` terms.
+
+    In the slide's recursion one index ``a`` is shared by both children of a
+    node, so the level-1 node ``j`` is ``sum_a C_j[a, g] u_a (x) v_a`` with
+    ``u_a, v_a`` the ``a``-th columns of ``leaves[2j]`` and ``leaves[2j + 1]`` and
+    ``C_j = transfers[0][j]``. Everything above level 1 is linear in the level-1
+    nodes, so expanding over one ``a_j`` per level-1 node gives
+
+        A = sum_{a_1..a_{N/2}} W[a_1, .., a_{N/2}] (x)_j (u^j_{a_j} (x) v^j_{a_j}),
+
+    where ``W`` is the HT tensor of order ``N/2`` whose leaves are the matrices
+    ``C_j`` and whose transfers are the levels above. So CP-rank(A) is at most
+    ``r_0^(N/2)``; with the odd/even matricization's rank, ``r^(N/2)`` almost
+    everywhere, it is exactly ``r^(N/2)`` when all ranks are ``r <= M``.
+
+    Parameters
+    ----------
+    leaves : sequence of N arrays of shape (M, r_0)
+    transfers : sequence of L = log2(N) arrays
+        As for ``ht_tensor``; the top level must have one output (``r_L = 1``).
+
+    Returns
+    -------
+    weights : ndarray of shape (r_0^(N/2),)
+        ``W`` flattened in C order: term ``t`` has the indices
+        ``np.unravel_index(t, (r_0,) * (N // 2))``.
+    factors : list of N ndarrays of shape (M, r_0^(N/2))
+        ``factors[2j][:, t]`` and ``factors[2j + 1][:, t]`` are the columns ``a_j``
+        of ``leaves[2j]`` and ``leaves[2j + 1]``.
+
+    Raises
+    ------
+    ValueError
+        If the HT model is malformed (see ``ht_tensor``), has ``r_L > 1``
+        outputs, or would need more than ``HT_TO_CP_MAX_TERMS`` terms.
+
+    Examples
+    --------
+    >>> A, leaves, transfers = random_ht(4, 3, 2, seed=0, return_factors=True)
+    >>> w, F = ht_to_cp(leaves, transfers)
+    >>> len(w), bool(np.allclose(np.einsum("t,it,jt,kt,lt->ijkl", w, *F), A))
+    (4, True)
+    """
+    leaves, transfers = _check_ht(leaves, transfers)
+    N, r0 = len(leaves), leaves[0].shape[1]
+    if transfers[-1].shape[2] != 1:
+        raise ValueError(f"transfers[-1] must have one output (r_L = 1), got shape {transfers[-1].shape}")
+    half = N // 2
+    if r0**half > HT_TO_CP_MAX_TERMS:
+        raise ValueError(f"r_0^(N/2) = {r0}^{half} terms exceed HT_TO_CP_MAX_TERMS = {HT_TO_CP_MAX_TERMS}")
+    level1 = transfers[0]  # (N/2, r_0, r_1): node j's "leaf" over the pairs u_a (x) v_a
+    weights = level1[0, :, 0].copy() if N == 2 else ht_tensor(list(level1), transfers[1:])
+    idx = np.indices((r0,) * half).reshape(half, -1)  # C order, as weights.reshape(-1)
+    factors = [np.ascontiguousarray(leaves[i][:, idx[i // 2]]) for i in range(N)]
+    return weights.reshape(-1), factors
+
+
 def matricization_rank(A, rows, tol=None, method="sketch", seed=0):
     """The rank of the matricization of ``A`` with the modes ``rows`` indexing rows.
 
@@ -633,3 +700,62 @@ def matricization_rank(A, rows, tol=None, method="sketch", seed=0):
         if rank < k or k == small:
             return rank
         k = min(2 * k, small)
+
+
+def eckart_young_bound(A, K, rows=None):
+    """Least relative error ``||A - B|| / ||A||`` of any CP model ``B`` of rank ``K``: a lower bound.
+
+    A rank-one tensor has rank-one matricizations, so a CP model ``B`` of rank ``K``
+    has a matricization ``[B]`` of rank at most ``K``. By Eckart--Young the nearest
+    matrix of rank ``K`` to ``[A]`` is its truncated SVD, hence
+
+        ||A - B|| / ||A||  >=  (sum_{i > K} s_i^2)^(1/2) / ||A||
+
+    for every CP model ``B`` of rank ``K``, with ``s_1 >= s_2 >= ...`` the singular
+    values of ``[A]`` (Frobenius norms throughout). The bound is a proof, not a
+    search; it is 0 from ``K = rank [A]`` on. For order 2 it is attained.
+
+    Parameters
+    ----------
+    A : ndarray of order N >= 2
+        Nonzero and finite.
+    K : int or sequence of int
+        CP ranks, each at least 0.
+    rows : sequence of int, optional
+        Modes indexing the rows of the matricization (as for
+        ``matricization_rank``); default the odd modes of the slides, ``[0, 2, 4, ...]``
+        (0-based), the matricization of the depth-efficiency theorem.
+
+    Returns
+    -------
+    float, or ndarray of shape (len(K),) when ``K`` is a sequence
+
+    Examples
+    --------
+    >>> g = np.random.default_rng(0)
+    >>> X = g.standard_normal((5, 4))
+    >>> s = np.linalg.svd(X, compute_uv=False)
+    >>> bool(np.isclose(eckart_young_bound(X, 1), np.sqrt(np.sum(s[1:] ** 2)) / np.linalg.norm(X)))
+    True
+    >>> eckart_young_bound(random_ht(4, 3, 2, seed=0), [0, 4]).round(12)
+    array([1., 0.])
+    """
+    A = np.asarray(A, dtype=np.float64)
+    if A.ndim < 2:
+        raise ValueError(f"A must have order at least 2, got shape {A.shape}")
+    if not np.all(np.isfinite(A)):
+        raise ValueError("A must contain only finite values")
+    norm = np.linalg.norm(A)
+    if norm == 0:
+        raise ValueError("A must be nonzero (the bound is relative to ||A||)")
+    scalar = np.ndim(K) == 0
+    Ks = [as_int(k, "K", minimum=0) for k in ([K] if scalar else list(K))]
+    rows = list(range(0, A.ndim, 2)) if rows is None else [as_int(m, "rows", minimum=0) for m in rows]
+    if len(set(rows)) != len(rows) or any(m >= A.ndim for m in rows) or not 0 < len(rows) < A.ndim:
+        raise ValueError(f"rows must be distinct modes of the order-{A.ndim} tensor, neither none nor all, got {rows}")
+    cols = [m for m in range(A.ndim) if m not in rows]
+    n_rows = int(np.prod([A.shape[m] for m in rows]))
+    s = np.linalg.svd(np.transpose(A, rows + cols).reshape(n_rows, -1), compute_uv=False)
+    tail = np.sqrt(np.cumsum((s**2)[::-1])[::-1])  # tail[k] = (sum_{i >= k} s_i^2)^(1/2), summed small first
+    out = np.array([tail[k] / norm if k < s.size else 0.0 for k in Ks])
+    return float(out[0]) if scalar else out
