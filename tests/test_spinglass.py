@@ -266,3 +266,23 @@ def test_anneal_ends_at_minima_and_is_deterministic():
     again = sg.anneal(glass, [1.0, 0.5], n_restarts=6, seed=15, stage_iter=200, noise="gradient")
     assert noisy.converged.all() and np.array_equal(noisy.W, again.W)
     assert not np.allclose(noisy.W, a.W)
+
+
+def test_heavy_routines_run_blas_on_one_thread(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    original = sg.SphericalSpinGlass.grad
+
+    def grad(self, W):
+        seen.append({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+        return original(self, W)
+
+    monkeypatch.setattr(sg.SphericalSpinGlass, "grad", grad)
+    glass = sg.SphericalSpinGlass(8, 3, seed=0)
+    sg.descend(glass, 2, seed=1, max_iter=5)
+    assert seen and all(threads <= {1} for threads in seen)
+    # the wrapper keeps the documented signature
+    import inspect
+
+    assert list(inspect.signature(sg.descend).parameters)[:3] == ["glass", "n_restarts", "seed"]

@@ -6,7 +6,9 @@ longer line length of ``pyproject.toml``.
 Markdown, cell options (``:tags:`` lines and ``---`` YAML blocks) and cells with shell or magic lines
 are left as they are. ``--check`` reports the notebooks that would change and exits 1 (``make lint``).
 ruff does not wrap strings, comments or docstrings: a code line still longer than 88 characters
-after formatting is reported with its line number and fails both modes (wrap it by hand).
+after formatting is reported with its line number and fails both modes (wrap it by hand). The
+notebook's code, all cells in order, is also linted by ``ruff check`` (pyflakes and bugbear:
+undefined or unused names, mutable defaults, ...; ``LINT_RULES``), which fails both modes too.
 
     python tools/format_notebooks.py [--check] [notebooks/*.md]
 """
@@ -19,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LINE_LENGTH = 88
+# pyflakes, bugbear and syntax errors; an unused loop variable (B007) reads fine in a notebook
+LINT_RULES = ["--select", "F,B,E9", "--ignore", "B007,B905"]
 
 
 def ruff():
@@ -81,6 +85,33 @@ def long_lines(text, limit=LINE_LENGTH):
     return found
 
 
+def code_of(text):
+    """The code of the MyST notebook ``text``: its code cells in order, cell options dropped."""
+    cells, current, in_code, options = [], None, False, False
+    for line in text.split("\n"):
+        if line.startswith("```"):
+            if in_code:
+                cells.append("\n".join(current))
+            in_code, options, current = line.startswith("```{code-cell}"), False, []
+            continue
+        if not in_code:
+            continue
+        if line == "---" and not current and not options:
+            options = True
+        elif options:
+            options = line != "---"
+        elif not (line.startswith(":") and not current):
+            current.append(line)
+    return "\n\n".join(c for c in cells if not any(x.lstrip().startswith(("%", "!")) for x in c.split("\n")))
+
+
+def lint(text, name="notebook.py"):
+    """``ruff check`` findings (one per line) for the notebook's code; empty when clean."""
+    command = [ruff(), "check", *LINT_RULES, "--output-format", "concise", "--stdin-filename", name, "-"]
+    done = subprocess.run(command, input=code_of(text), capture_output=True, text=True, cwd=ROOT)
+    return [line for line in done.stdout.splitlines() if line.startswith(name)]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="report, do not write")
@@ -103,7 +134,14 @@ def main(argv=None):
     ]
     for path, number, length in too_long:
         print(f"{path}:{number}: code line of {length} characters (over {LINE_LENGTH}; wrap it by hand)")
-    return 1 if (args.check and changed) or too_long else 0
+    findings = [
+        finding
+        for path in args.paths or sorted((ROOT / "notebooks").glob("*.md"))
+        for finding in lint(path.read_text(), f"{path.stem}.py")
+    ]
+    for finding in findings:
+        print(f"ruff check (notebook code): {finding}")
+    return 1 if (args.check and changed) or too_long or findings else 0
 
 
 if __name__ == "__main__":
