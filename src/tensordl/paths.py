@@ -381,9 +381,12 @@ def path_sum(weights, X, activation="relu"):
     """Network outputs by explicit enumeration of all paths (compiled).
 
     Computes ``Phi(x)^j = sum_{p: l_d = j} pi(p, x) x_{l_0} prod_k W_k[l_{k+1}, l_k]``
-    with ``pi = 1`` (linear) or the ReLU gates of ``unit_gates``. The cost is
-    ``n * count_paths(widths)`` path products; requests above
-    ``MAX_PATH_SAMPLES`` raise ``ValueError``.
+    with ``pi = 1`` (linear) or the ReLU gates of ``unit_gates``. Every path adds
+    its term for every sample (one multiply-add), so the cost is
+    ``n * count_paths(widths)`` terms, plus, for ReLU, the enumerations of the
+    shorter paths that decide the gates; requests above ``MAX_PATH_SAMPLES``
+    raise ``ValueError``. ``benchmarks/bench_paths.py`` times it against the
+    machine's limit and against ``_path_sum_numpy``.
 
     Parameters
     ----------
