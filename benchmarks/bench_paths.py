@@ -44,6 +44,7 @@ SCALING_INPUTS = [64 * 2**k for k in range(8)]  # 64 to 8192: paths x inputs ove
 COMPILED = "compiled enumeration (numba, all threads)"
 NUMPY = "numpy enumeration (gated inputs × path tensor, BLAS, all threads)"
 NUMPY_1 = "numpy enumeration (gated inputs × path tensor, BLAS, 1 thread)"
+BROADCAST = "numpy enumeration, terms formed by one broadcast and summed (issue 19's version)"
 
 
 def enumeration_ops(widths):
@@ -55,6 +56,29 @@ def enumeration_ops(widths):
     """
     prefix = np.cumprod(widths)  # prefix[j]: paths from the inputs to layer j
     return int(sum(prefix[K] + prefix[1:K].sum() for K in range(1, len(widths))))
+
+
+def numpy_one_broadcast(weights, X, budget=2**17):
+    """The enumeration as issue 19 first wrote it: the terms ``H[s, p] * P[p, j]`` formed by one broadcast, then summed.
+
+    The gated inputs ``H`` are built as in ``paths._path_sum_numpy``; the sum over the
+    paths is ``(H[:, :, None] * P[None]).sum(axis=1)`` instead of a matrix product.
+    An illustration: it writes every term to memory before adding it.
+    """
+    tensors, T = [], np.ones((weights[0].shape[1], 1))
+    for W in weights:
+        T = (W[:, :, None] * T[None, :, :]).reshape(W.shape[0], -1)
+        tensors.append(T.T)
+    chunk = max(1, budget // tensors[-1].shape[0])
+    out = np.empty((X.shape[0], weights[-1].shape[0]))
+    for s in range(0, X.shape[0], chunk):
+        H = X[s : s + chunk]
+        for K, P in enumerate(tensors, start=1):
+            z = (H[:, :, None] * P[None]).sum(axis=1)
+            if K < len(tensors):
+                H = ((z > 0.0).astype(np.float64)[:, :, None] * H[:, None, :]).reshape(H.shape[0], -1)
+        out[s : s + chunk] = z
+    return out
 
 
 def one_thread(f):
@@ -80,7 +104,7 @@ def one_blas_thread(f):
 def check(W, X):
     ref = paths.forward(W, X)
     scale = max(np.abs(ref).max(), 1e-300)
-    for f in (paths.path_sum, _path_sum_numpy):
+    for f in (paths.path_sum, _path_sum_numpy, numpy_one_broadcast):
         assert np.abs(f(W, X) - ref).max() / scale < 1e-9, f.__name__
 
 
@@ -90,6 +114,7 @@ def time_case(W, X, repeats):
         "compiled enumeration (numba, 1 thread)": median_time(one_thread(lambda: paths.path_sum(W, X)), repeats),
         NUMPY: median_time(lambda: _path_sum_numpy(W, X), repeats),
         NUMPY_1: median_time(one_blas_thread(lambda: _path_sum_numpy(W, X)), repeats),
+        BROADCAST: median_time(lambda: numpy_one_broadcast(W, X), 3),
         "forward pass, numpy (dynamic programming; not an enumeration)": median_time(
             lambda: paths.forward(W, X), 10 * repeats
         ),
@@ -144,9 +169,16 @@ def main():
         main_case = (widths, n) == tuple(CASES[0][:2])
         targets.append(
             {
-                "what": f"compiled / faster numpy enumeration, {label}",
+                "what": f"compiled / faster numpy enumeration (BLAS), {label}",
                 "ratio": min(t[NUMPY], t[NUMPY_1]) / t[COMPILED],
                 "min": 20 if main_case else None,
+            }
+        )
+        targets.append(
+            {
+                "what": f"compiled / numpy enumeration by one broadcast, {label}",
+                "ratio": t[BROADCAST] / t[COMPILED],
+                "min": None,
             }
         )
     write(
