@@ -10,7 +10,9 @@ paths with broadcast multiplies by the gate masks and sums them against the path
 with one matrix product per layer; the compiled one (``paths.path_sum``) walks the paths
 in order keeping prefix products. The machine's limit is the kernel's count of
 floating-point operations over the rate of a simple compiled FMA loop (``common.fma_peak``).
-The forward pass (dynamic programming) is shown as an illustration. The cost against
+The numpy peer is timed with BLAS on all threads and on one (the faster is the target's
+peer); the enumeration as issue 19 first wrote it (every term formed by one broadcast,
+then summed) and the forward pass (dynamic programming) are shown as illustrations. The cost against
 size is timed over two decades of paths x inputs, the log-log exponent fitted, and the
 plot drawn into ``book/_static``. Writes ``results/paths.json``, rendered by the book's
 Performance page.
@@ -34,7 +36,8 @@ NOTES = (
     "the slide's recursion (the gates of a hidden layer are the signs of the enumerated sums of the paths "
     "that end there); numpy builds the gated inputs of all paths with broadcast multiplies by the gate "
     "masks and sums them against the path tensor with one matrix product per layer, the compiled kernel "
-    "walks the paths in order keeping prefix products, with its loops over samples innermost. "
+    "walks the paths in order keeping prefix products, with its loops over samples innermost. Forming every "
+    "term in memory with one broadcast before summing (issue 19's first version) is shown as an illustration. "
     "Summing the paths through a unit before applying its gate is the forward pass (dynamic programming), "
     "shown as an illustration: no enumeration competes with it."
 )
