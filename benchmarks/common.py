@@ -33,6 +33,7 @@ def machine():
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
+        "load_1min": round(os.getloadavg()[0], 2),
         "threads": numba.get_num_threads(),
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -40,7 +41,7 @@ def machine():
     }
 
 
-def write(name, title, script, repeats, cases, targets):
+def write(name, title, script, repeats, cases, targets, **extra):
     """Write one benchmark's results to ``results/NAME.json`` and print them."""
     out = {
         "title": title,
@@ -50,7 +51,70 @@ def write(name, title, script, repeats, cases, targets):
         "machine": machine(),
         "cases": cases,
         "targets": targets,
+        **extra,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))
+
+
+_LANES = 256  # doubles per thread: 64 independent 4-wide chains, all in L1
+
+
+@numba.njit(parallel=True, fastmath={"contract"})
+def _fma_loop(acc, x, y, reps):
+    for task in numba.prange(acc.shape[0]):
+        for _ in range(reps):
+            for t in range(_LANES):
+                acc[task, t] = acc[task, t] * x + y
+
+
+def fma_peak(repeats=7, reps=200_000):
+    """Multiply-adds per second of a simple compiled loop (numba, all threads), median of ``repeats``.
+
+    Each thread updates its own row of 256 doubles, ``a <- a * x + y``, from L1: the
+    loop compiles to vector FMA instructions with 64 independent chains, so its rate is
+    the most multiply-adds per second numba's code reaches on this machine.
+    """
+    threads = numba.get_num_threads()
+    acc = np.ones((threads, _LANES + 64))  # rows 64 doubles apart: no shared cache line
+    t = median_time(lambda: _fma_loop(acc, 0.999, 1e-3, reps), repeats)
+    return threads * _LANES * reps / t
+
+
+def fit_exponent(sizes, times):
+    """Least-squares slope of ``log(time)`` against ``log(size)``."""
+    return float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
+
+
+def plot_scaling(name, scaling):
+    """Draw the cost-against-size curves of one benchmark (log-log) into ``book/_static``.
+
+    ``scaling`` is the ``"scaling"`` entry written to the results file: a size label,
+    the theoretical exponent and, per method, the sizes, the median times and the fitted
+    exponent. Returns the image's path relative to ``book/``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), facecolor="white")
+    for series, marker in zip(scaling["series"], "os^vD"):
+        x, y = np.asarray(series["sizes"], float), np.asarray(series["median_s"], float)
+        c, slope = np.polyfit(np.log(x), np.log(y), 1)[::-1]
+        ax.loglog(x, y, marker, label=f"{series['method']}: fitted exponent {slope:.2f}")
+        ax.loglog(x, np.exp(c) * x**slope, "-", color=ax.lines[-1].get_color(), lw=1)
+    x0, y0 = scaling["series"][0]["sizes"][-1], scaling["series"][0]["median_s"][-1]
+    xs = np.asarray(scaling["series"][0]["sizes"], float)
+    ax.loglog(xs, y0 * (xs / x0) ** scaling["theory"], "k:", lw=1,
+              label=f"theory: exponent {scaling['theory']:g}")
+    ax.set_xlabel(scaling["size"])
+    ax.set_ylabel("median wall time (s)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    out = Path(__file__).resolve().parents[1] / "book" / "_static" / f"bench_{name}_scaling.png"
+    fig.savefig(out, dpi=110, facecolor="white", metadata={"Software": None})
+    plt.close(fig)
+    return f"_static/{out.name}"

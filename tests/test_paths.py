@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tensordl import data, paths
-from tensordl.paths import _padded, _path_sum_kernel, _path_sum_numpy, _unit_activity
+from tensordl.paths import _BLOCK, _blocked, _enumerate, _padded, _path_sum_kernel, _path_sum_numpy, _unit_activity
 
 
 def rel_err(a, b):
@@ -31,11 +31,38 @@ def test_kernel_against_numpy_oracle_and_own_python_source(widths):
     fast = paths.path_sum(W, X)
     assert rel_err(fast, _path_sum_numpy(W, X)) < 1e-12
     Wpad, w = _padded(W, tuple(widths))
-    XT = np.ascontiguousarray(X.T)
-    activeT = _unit_activity(Wpad, w, XT)
-    outT = np.empty((widths[-1], X.shape[0]))
-    _path_sum_kernel.py_func(Wpad, w, len(widths) - 1, XT, activeT, outT)
-    assert rel_err(outT.T, fast) < 1e-12
+    XB = _blocked(X)
+    AB = _unit_activity(Wpad, w, XB, kernel=_path_sum_kernel.py_func)
+    slow = _enumerate(Wpad, w, len(widths) - 1, XB, AB, kernel=_path_sum_kernel.py_func)
+    assert rel_err(slow.transpose(0, 2, 1).reshape(-1, widths[-1])[: len(X)], fast) < 1e-12
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_kernel_equals_its_python_source_on_random_networks_of_several_depths(seed):
+    g = np.random.default_rng(seed)
+    widths = list(g.integers(1, 5, size=seed % 4 + 2))  # depths 1 to 4
+    W = data.random_network(widths, seed=g)
+    X = data.random_inputs(int(g.integers(1, _BLOCK + 20)), widths[0], seed=g)  # one or two blocks
+    Wpad, w = _padded(W, tuple(widths))
+    XB = _blocked(X)
+    for depth in range(1, len(widths)):
+        AB = np.where(g.random((XB.shape[0], len(widths), Wpad.shape[1], _BLOCK)) < 0.6, 1.0, 0.0)
+        fast = np.empty((XB.shape[0], XB.shape[1], widths[depth], _BLOCK))
+        slow = np.empty_like(fast)
+        _path_sum_kernel(Wpad, w, depth, XB, AB, fast)
+        _path_sum_kernel.py_func(Wpad, w, depth, XB, AB, slow)
+        # fastmath fuses multiply-adds only: equal up to rounding, never reordered
+        assert np.allclose(fast, slow, rtol=1e-13, atol=1e-13 * max(1.0, np.abs(slow).max()))
+
+
+@pytest.mark.parametrize("widths", [[8, 16, 16, 16, 1], [5, 7, 6, 3]])
+def test_numpy_enumeration_agrees_with_forward_to_1e_9(widths):
+    W = data.random_network(widths, seed=31)
+    X = data.random_inputs(150, widths[0], seed=32)  # several chunks of samples
+    for activation in ("relu", "linear"):
+        ref = paths.forward(W, X, activation)
+        assert rel_err(_path_sum_numpy(W, X, activation, budget=2**12), ref) < 1e-9
+        assert rel_err(paths.path_sum(W, X, activation), ref) < 1e-9
 
 
 def test_linear_path_sum_is_contraction_of_path_tensor():
@@ -136,11 +163,15 @@ def test_same_seed_same_network():
     assert not np.array_equal(a[0], c[0])
 
 
-def test_results_do_not_depend_on_thread_count(one_and_all_threads):
-    W = data.random_network([4, 6, 6, 1], seed=19)
-    X = data.random_inputs(300, 4, seed=20)
-    one, many = one_and_all_threads(lambda: paths.path_sum(W, X))
-    assert np.array_equal(one, many)
+@pytest.mark.parametrize("widths", [[4, 6, 6, 1], [3, 5, 4, 5, 2], [6, 2, 3]])
+def test_results_do_not_depend_on_thread_count(one_and_all_threads, widths):
+    W = data.random_network(widths, seed=19)
+    X = data.random_inputs(3 * _BLOCK + 7, widths[0], seed=20)  # blocks fewer than tasks, a partial one
+    for activation in ("relu", "linear"):
+        one, many = one_and_all_threads(lambda a=activation: paths.path_sum(W, X, a))
+        assert np.array_equal(one, many)
+    one, many = one_and_all_threads(lambda: paths.unit_gates(W, X))
+    assert all(np.array_equal(a, b) for a, b in zip(one, many))
 
 
 @settings(max_examples=40, deadline=None)

@@ -215,26 +215,90 @@ def status_table(mode, executed, other=None):
 
 
 def performance_tables():
+    """The Performance page's sections, one per ``benchmarks/results/*.json``, in chapter order.
+
+    Each section: the machine and the run, a table of medians per case with the ratio to
+    the fastest, the targets (a ratio without one is an illustration), where present the
+    machine's limit for the work and the fraction of it reached, and the cost-against-size
+    plot drawn by the benchmark with the fitted exponent beside the theoretical one.
+    Ratios and times are written in plain notation ("27×", "0.123 ms").
+    """
+
+    def chapter(res):
+        m = re.search(r"\(chapters? (\d+)", res["title"])
+        return int(m[1]) if m else 99
+
+    def ratio(r):
+        return f"{r:,.0f}×" if r >= 10 else f"{r:.2g}×"
+
+    def ms(seconds):
+        v = seconds * 1e3
+        return f"{v:,.0f} ms" if v >= 100 else f"{v:.1f} ms" if v >= 10 else f"{v:.3g} ms"
+
+    def target(t):
+        if t["min"] is None:
+            return f"| {t['what']} | {ratio(t['ratio'])} | none (illustration) | — |"
+        met = "yes" if t["ratio"] >= t["min"] else "**no**"
+        return f"| {t['what']} | {ratio(t['ratio'])} | ≥ {ratio(t['min'])} | {met} |"
+
+    results = [json.loads(p.read_text()) for p in sorted((ROOT / "benchmarks" / "results").glob("*.json"))]
     out = []
-    for path in sorted((ROOT / "benchmarks" / "results").glob("*.json")):
-        res = json.loads(path.read_text())
+    for res in sorted(results, key=chapter):
         m = res["machine"]
+        load = f", 1-minute load {m['load_1min']:g}" if "load_1min" in m else ""
         out += [
             f"## {res['title']}",
             "",
             f"`{res['script']}`, run {res['date']} on {m['cpu']} ({m['cores']} cores, "
-            f"{m['threads']} numba threads), Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}. "
-            f"Median of {res['repeats']} runs.",
+            f"{m['threads']} numba threads{load}), Python {m['python']}, numpy {m['numpy']}, "
+            f"numba {m['numba']}. Median of {res['repeats']} runs.",
             "",
         ]
+        if res.get("notes"):
+            out += [res["notes"], ""]
         for case in res["cases"]:
-            out += [f"**{case['case']}**", "", "| method | median (s) | relative to fastest |", "|---|---|---|"]
+            out += [f"**{case['case']}**", "", "| method | median | relative to fastest |", "|---|---|---|"]
             best = min(r["median_s"] for r in case["rows"])
-            out += [f"| {r['method']} | {r['median_s']:.4g} | {r['median_s'] / best:.3g}× |" for r in case["rows"]]
+            out += [f"| {r['method']} | {ms(r['median_s'])} | {ratio(r['median_s'] / best)} |" for r in case["rows"]]
             out.append("")
         out += ["| target | measured ratio | required | met |", "|---|---|---|---|"]
-        out += [_target_row(t) for t in res["targets"]]
+        out += [target(t) for t in res["targets"]]
         out.append("")
+        if "peak" in res and "limits" in res:
+            peak = res["peak"]["fma_per_s"]
+            out += [
+                f"**The machine's limit.** A {res['peak']['what']} runs {peak / 1e9:.1f}·10⁹ multiply–adds "
+                "per second; the limit for a piece of work is its count of floating-point operations "
+                "(a multiply–add or a multiply each) at that rate.",
+                "",
+                "| case | path·samples | operations | limit | measured | Gpath·sample/s | fraction of the limit |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            for lim in res["limits"]:
+                measured = lim["ops"] / peak / lim["fraction_of_limit"]
+                out.append(
+                    f"| {lim['case']} | {lim['path_samples']:,} | {lim['ops']:,} | {ms(lim['limit_s'])} "
+                    f"| {ms(measured)} | {lim['gpath_samples_per_s']:.2f} | {lim['fraction_of_limit']:.0%} |"
+                )
+            out.append("")
+        for sc in res.get("scaling", []):
+            if not (ROOT / "book" / sc["plot"]).exists():
+                continue
+            fits = "; ".join(f"{s['method']}: {s['exponent']:.2f}" for s in sc["series"])
+            out += [
+                f"```{{figure}} {sc['plot']}",
+                f":alt: Median time against {sc['size']}, log-log, for {res['title']}",
+                ":width: 90%",
+                "",
+                f"Cost against size, {sc['what']}: median wall time against {sc['size']} on log–log axes, "
+                f"with least-squares lines. Fitted exponents {fits}; theory {sc['theory']:g}.",
+                "```",
+                "",
+                "| method | fitted exponent | theoretical exponent |",
+                "|---|---|---|",
+            ]
+            out += [f"| {s['method']} | {s['exponent']:.2f} | {sc['theory']:g} |" for s in sc["series"]]
+            out.append("")
     return "\n".join(out) if out else "No benchmark results are committed yet."
 
 

@@ -212,74 +212,111 @@ def _padded(mats, widths):
     return W, np.asarray(widths, dtype=np.int64)
 
 
-_BLOCK = 64  # samples per task of the compiled enumeration
+_BLOCK = 64  # samples per task of the compiled enumeration (a multiple of the SIMD width)
 
 
-@numba.njit(cache=True, parallel=True)
-def _path_sum_kernel(W, widths, depth, XT, activeT, outT):
-    """Path sum of the first ``depth`` layers, samples as columns.
+@numba.njit(cache=True, parallel=True, fastmath={"contract"})
+def _path_sum_kernel(W, widths, depth, XB, AB, outP):
+    """Path sum of the first ``depth`` layers, one task per (block of samples, input unit).
 
-    ``outT[l, s] = sum_{p: l_depth = l} XT[l_0, s] prod_k W[k, l_{k+1}, l_k]
-    prod_{0<k<depth} activeT[k, l_k, s]``. Paths are visited in lexicographic
-    order, keeping the weight product and the gated input of every prefix, so a
-    step to the next path recomputes only the levels that changed; the innermost
-    level is a loop over a block of samples. Each sample's terms are added in
-    the same order whatever the block or thread count.
+    ``XB[b, l, t]`` is input ``l`` of sample ``t`` of block ``b``, ``AB[b, k, l, t]``
+    the gate (0.0 or 1.0) of unit ``l`` of layer ``k``. Task ``(b, a)`` writes
+    ``outP[b, a, j, t] = sum_{p: l_0 = a, l_depth = j} (prod_k W[k, l_{k+1}, l_k])
+    (x_a prod_{0<k<depth} AB[b, k, l_k, t])``: the paths from input ``a`` are
+    visited in lexicographic order, the weight product and the gated input of
+    every prefix are kept (a step to the next path recomputes only the levels
+    that changed), and each path adds its term with one multiply-add per sample.
+    The loops over samples are innermost and contiguous (vectorised); ``fastmath``
+    only allows fusing a multiply and an add (no reordering), so the result does
+    not depend on the block or thread count.
     """
-    n = XT.shape[1]
-    n_blocks = (n + _BLOCK - 1) // _BLOCK
-    for blk in numba.prange(n_blocks):
-        s0 = blk * _BLOCK
-        m = min(n, s0 + _BLOCK) - s0
-        idx = np.zeros(depth, dtype=np.int64)
-        wp = np.empty(depth)
-        g = np.empty((depth, m))
-        acc = np.zeros((widths[depth], m))
-        start = 0
-        while True:
-            for j in range(start, depth):
-                if j == 0:
-                    wp[0] = 1.0
-                    for t in range(m):
-                        g[0, t] = XT[idx[0], s0 + t]
-                else:
-                    wp[j] = wp[j - 1] * W[j - 1, idx[j], idx[j - 1]]
-                    for t in range(m):
-                        g[j, t] = g[j - 1, t] * activeT[j, idx[j], s0 + t]
-            i = idx[depth - 1]
-            for last in range(widths[depth]):
-                c = wp[depth - 1] * W[depth - 1, last, i]
-                for t in range(m):
-                    acc[last, t] += c * g[depth - 1, t]
-            k = depth - 1
-            while k >= 0:
+    nb, w0 = XB.shape[0], XB.shape[1]
+    top = depth - 2  # deepest level kept as a prefix; the last two levels are loops
+    nout = widths[depth]
+    for task in numba.prange(nb * w0):
+        b, a = task // w0, task % w0
+        idx = np.zeros(max(top, 0) + 1, dtype=np.int64)
+        wp = np.ones(max(top, 0) + 1)
+        g = np.empty((max(top, 0) + 1, _BLOCK))
+        h = np.empty(_BLOCK)
+        acc = np.zeros((nout, _BLOCK))
+        for t in range(_BLOCK):
+            g[0, t] = XB[b, a, t]
+        if depth == 1:
+            for j in range(nout):
+                for t in range(_BLOCK):
+                    acc[j, t] = W[0, j, a] * g[0, t]
+        idx[0] = a
+        start = 1
+        while depth > 1:
+            for k in range(start, top + 1):
+                wp[k] = wp[k - 1] * W[k - 1, idx[k], idx[k - 1]]
+                for t in range(_BLOCK):
+                    g[k, t] = g[k - 1, t] * AB[b, k, idx[k], t]
+            for u in range(widths[depth - 1]):
+                w1 = wp[top] * W[top, u, idx[top]]
+                if nout == 1:
+                    c = w1 * W[depth - 1, 0, u]
+                    for t in range(_BLOCK):
+                        acc[0, t] += c * (g[top, t] * AB[b, depth - 1, u, t])
+                    continue
+                for t in range(_BLOCK):
+                    h[t] = g[top, t] * AB[b, depth - 1, u, t]
+                for j in range(nout):
+                    c = w1 * W[depth - 1, j, u]
+                    for t in range(_BLOCK):
+                        acc[j, t] += c * h[t]
+            k = top
+            while k >= 1:
                 idx[k] += 1
                 if idx[k] < widths[k]:
                     break
                 idx[k] = 0
                 k -= 1
-            if k < 0:
+            if k < 1:
                 break
             start = k
-        for last in range(widths[depth]):
-            for t in range(m):
-                outT[last, s0 + t] = acc[last, t]
+        for j in range(nout):
+            for t in range(_BLOCK):
+                outP[b, a, j, t] = acc[j, t]
 
 
-def _unit_activity(Wpad, widths, XT):
-    """Activity table ``activeT[k, l, s]`` by the slide's recursion.
+def _blocked(X):
+    """Samples in blocks of ``_BLOCK`` (zero-padded): ``XB[b, l, t] = X[b * _BLOCK + t, l]``."""
+    n, d = X.shape
+    nb = -(-n // _BLOCK)
+    Xp = np.zeros((nb * _BLOCK, d))
+    Xp[:n] = X
+    return np.ascontiguousarray(Xp.reshape(nb, _BLOCK, d).transpose(0, 2, 1))
 
-    Unit ``l`` of hidden layer ``K`` is active for sample ``s`` when the gated
+
+def _enumerate(Wpad, widths, depth, XB, AB, kernel=None):
+    """``out[b, j, t]``: the path sum of the first ``depth`` layers, summed over the input unit in order."""
+    outP = np.empty((XB.shape[0], XB.shape[1], widths[depth], _BLOCK))
+    (kernel or _path_sum_kernel)(Wpad, widths, depth, XB, AB, outP)
+    out = outP[:, 0].copy()
+    for a in range(1, XB.shape[1]):
+        out += outP[:, a]
+    return out
+
+
+def _unit_activity(Wpad, widths, XB, kernel=None):
+    """Gate table ``AB[b, k, l, t]`` (1.0 or 0.0) by the slide's recursion.
+
+    Unit ``l`` of hidden layer ``K`` is active for a sample when the gated
     path sum of the paths that end at it (gates from layers ``< K``) is
     positive; input and output units always pass.
     """
     depth = len(widths) - 1
-    activeT = np.ones((depth + 1, Wpad.shape[1], XT.shape[1]), dtype=np.uint8)
+    AB = np.ones((XB.shape[0], depth + 1, Wpad.shape[1], _BLOCK))
     for K in range(1, depth):
-        z = np.empty((widths[K], XT.shape[1]))
-        _path_sum_kernel(Wpad, widths, K, XT, activeT, z)
-        activeT[K, : widths[K]] = z > 0.0
-    return activeT
+        AB[:, K, : widths[K]] = _enumerate(Wpad, widths, K, XB, AB, kernel) > 0.0
+    return AB
+
+
+def _unblocked(YB, n):
+    """Inverse of ``_blocked`` for ``YB[b, l, t]``: rows are samples, the first ``n`` kept."""
+    return YB.transpose(0, 2, 1).reshape(-1, YB.shape[1])[:n]
 
 
 def unit_gates(weights, X):
@@ -309,8 +346,8 @@ def unit_gates(weights, X):
     X = as_matrix(X, "X", n_cols=widths[0])
     _check_budget(count_paths(widths[:-1]), X.shape[0], "unit_gates")
     Wpad, w = _padded(mats, widths)
-    activeT = _unit_activity(Wpad, w, np.ascontiguousarray(X.T))
-    return [activeT[K, : widths[K]].T.astype(bool) for K in range(1, len(widths) - 1)]
+    AB = _unit_activity(Wpad, w, _blocked(X))
+    return [_unblocked(AB[:, K, : widths[K]], X.shape[0]) > 0.0 for K in range(1, len(widths) - 1)]
 
 
 def path_gates(weights, X):
@@ -344,9 +381,12 @@ def path_sum(weights, X, activation="relu"):
     """Network outputs by explicit enumeration of all paths (compiled).
 
     Computes ``Phi(x)^j = sum_{p: l_d = j} pi(p, x) x_{l_0} prod_k W_k[l_{k+1}, l_k]``
-    with ``pi = 1`` (linear) or the ReLU gates of ``unit_gates``. The cost is
-    ``n * count_paths(widths)`` path products; requests above
-    ``MAX_PATH_SAMPLES`` raise ``ValueError``.
+    with ``pi = 1`` (linear) or the ReLU gates of ``unit_gates``. Every path adds
+    its term for every sample (one multiply-add), so the cost is
+    ``n * count_paths(widths)`` terms, plus, for ReLU, the enumerations of the
+    shorter paths that decide the gates; requests above ``MAX_PATH_SAMPLES``
+    raise ``ValueError``. ``benchmarks/bench_paths.py`` times it against the
+    machine's limit and against ``_path_sum_numpy``.
 
     Parameters
     ----------
@@ -370,44 +410,40 @@ def path_sum(weights, X, activation="relu"):
     X = as_matrix(X, "X", n_cols=widths[0])
     _check_budget(count_paths(widths), X.shape[0], "path_sum")
     Wpad, w = _padded(mats, widths)
-    XT = np.ascontiguousarray(X.T)
+    XB = _blocked(X)
     if activation == "relu":
-        activeT = _unit_activity(Wpad, w, XT)
+        AB = _unit_activity(Wpad, w, XB)
     else:
-        activeT = np.ones((len(widths), Wpad.shape[1], X.shape[0]), dtype=np.uint8)
-    outT = np.empty((widths[-1], X.shape[0]))
-    _path_sum_kernel(Wpad, w, len(widths) - 1, XT, activeT, outT)
-    return outT.T.copy()
+        AB = np.ones((XB.shape[0], len(widths), Wpad.shape[1], _BLOCK))
+    return _unblocked(_enumerate(Wpad, w, len(widths) - 1, XB, AB), X.shape[0])
 
 
-def _path_sum_numpy(weights, X, activation="relu", chunk=256):
+def _path_sum_numpy(weights, X, activation="relu", budget=2**17):
     """Vectorised numpy enumeration of the same sum, with the same gate recursion.
 
-    Materialises every (sample, path) product, ``chunk`` samples at a time. It is
-    the oracle for ``_path_sum_kernel`` in the tests and the numpy baseline of
-    ``benchmarks/bench_paths.py``; it does no validation.
+    Every term is formed: for layer ``K`` the gated inputs of all paths up to
+    layer ``K-1``, ``H[s, (l_{K-1}, ..., l_0)] = x_{l_0} g_1[l_1] ... g_{K-1}[l_{K-1}]``
+    (one broadcast multiply by the gate masks of layer ``K-1`` per level), are
+    multiplied by the path products ``prod_k W_k[l_{k+1}, l_k]`` and summed by a
+    matrix product with the path tensor, ``z_K = H @ P_K``; the gates of layer
+    ``K`` are ``z_K > 0``. Samples are taken in chunks so that ``H`` holds about
+    ``budget`` numbers. The strongest numpy peer of ``_path_sum_kernel`` (tests,
+    ``benchmarks/bench_paths.py``); it does no validation.
     """
-    widths = (weights[0].shape[1],) + tuple(W.shape[0] for W in weights)
-
-    def gated_sum(Xc, depth, active):
-        paths = enumerate_paths(widths[: depth + 1])
-        prod = np.ones(len(paths))
-        for k in range(depth):
-            prod *= weights[k][paths[:, k + 1], paths[:, k]]
-        terms = Xc[:, paths[:, 0]] * prod
-        for K in range(1, depth):
-            terms *= active[K][:, paths[:, K]]
-        onehot = paths[:, depth][:, None] == np.arange(widths[depth])[None, :]
-        return terms @ onehot
-
-    out = np.empty((X.shape[0], widths[-1]))
+    tensors, T = [], np.ones((weights[0].shape[1], 1))
+    for W in weights:  # T[l_K, (l_{K-1}, ..., l_0)] = prod_k W_k[l_{k+1}, l_k]
+        T = (W[:, :, None] * T[None, :, :]).reshape(W.shape[0], -1)
+        tensors.append(T.T)
+    chunk = max(1, budget // tensors[-1].shape[0])
+    out = np.empty((X.shape[0], weights[-1].shape[0]))
     for s in range(0, X.shape[0], chunk):
-        Xc = X[s : s + chunk]
-        active = {}
-        if activation == "relu":
-            for K in range(1, len(weights)):
-                active[K] = gated_sum(Xc, K, active) > 0.0
-        out[s : s + chunk] = gated_sum(Xc, len(weights), active)
+        H = X[s : s + chunk]
+        for K, P in enumerate(tensors, start=1):
+            z = H @ P
+            if K < len(tensors):
+                gates = (z > 0.0) if activation == "relu" else np.ones_like(z)
+                H = (gates.astype(np.float64)[:, :, None] * H[:, None, :]).reshape(H.shape[0], -1)
+        out[s : s + chunk] = z
     return out
 
 
