@@ -26,6 +26,8 @@ mystnb:
     caption: A caption that is long and must not be touched by the formatter at all, ever, at any width.
 ---
 x = {"a":1,"b":2}
+argument_one = argument_two = argument_three = argument_four = 1
+some_function_with_a_long_name = max
 y = some_function_with_a_long_name(argument_one, argument_two, argument_three, argument_four)
 ```
 """
@@ -82,3 +84,13 @@ def test_long_code_lines_are_found_outside_options_and_markdown():
         ]
     )
     assert format_notebooks.long_lines(text) == [(9, len(long))]
+
+
+def test_lint_reports_undefined_and_unused_names_in_the_notebook_code(tmp_path, capsys):
+    path = tmp_path / "nb.md"
+    path.write_text("```{code-cell} ipython3\nimport os\n\nprint(undefined_name)\n```\n")
+    assert format_notebooks.main([str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "F401" in out and "F821" in out
+    path.write_text("```{code-cell} ipython3\nimport os\n\nprint(os.sep)\n```\n")
+    assert format_notebooks.main(["--check", str(path)]) == 0
