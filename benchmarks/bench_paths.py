@@ -68,10 +68,10 @@ def numpy_one_broadcast(weights, X, budget=2**17):
     paths is ``(H[:, :, None] * P[None]).sum(axis=1)`` instead of a matrix product.
     An illustration: it writes every term to memory before adding it.
     """
-    tensors, T = [], np.ones((weights[0].shape[1], 1))
-    for W in weights:
-        T = (W[:, :, None] * T[None, :, :]).reshape(W.shape[0], -1)
-        tensors.append(T.T)
+    tensors = []  # P_K[(l_{K-1}, ..., l_0), l_K]: the path tensor of the first K layers
+    for K in range(1, len(weights) + 1):
+        T = paths.path_tensor(weights[:K])
+        tensors.append(T.transpose(tuple(reversed(range(T.ndim)))).reshape(T.shape[-1], -1).T)
     chunk = max(1, budget // tensors[-1].shape[0])
     out = np.empty((X.shape[0], weights[-1].shape[0]))
     for s in range(0, X.shape[0], chunk):
