@@ -500,7 +500,8 @@ def relu_polar(z, X, method="auto", n_grid=20000, n_refine=8):
     Examples
     --------
     >>> X = np.column_stack([np.linspace(-1, 1, 5), np.ones(5)])
-    >>> res = relu_polar(np.array([0, 0, 0, 0, 1.0]), X)  # w = (1, 1)/sqrt(2): relu(2/sqrt(2))
+    >>> # the best unit w = (1, 1)/sqrt(2) gives relu(2/sqrt(2)) on the last sample
+    >>> res = relu_polar(np.array([0, 0, 0, 0, 1.0]), X)
     >>> round(res.lower, 12), round(res.upper, 12), res.method
     (1.414213562373, 1.414213562373, 'arrangement')
     >>> res = relu_polar(np.array([0, 0, 0, 0, 1.0]), X, method="lipschitz")

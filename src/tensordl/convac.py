@@ -154,7 +154,8 @@ class ShallowConvAC(torch.nn.Module):
         Examples
         --------
         >>> net = ShallowConvAC(N=2048, M=3, K=4)
-        >>> Phi = torch.randn(3, 2048, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> Phi = torch.randn(3, 2048, 3, dtype=torch.float64, generator=gen)
         >>> sign, log_abs = net.log_forward(Phi)
         >>> bool(torch.all(net(Phi) == 0)), bool(torch.all(torch.isfinite(log_abs)))
         (True, True)

@@ -167,7 +167,8 @@ def tensor_power_method(T, k, n_restarts, n_iter, seed, tol=1e-8):
     Examples
     --------
     >>> e = np.eye(3)
-    >>> T = 2 * np.einsum("i,j,k->ijk", e[0], e[0], e[0]) + np.einsum("i,j,k->ijk", e[1], e[1], e[1])
+    >>> cube = lambda a: np.einsum("i,j,k->ijk", a, a, a)
+    >>> T = 2 * cube(e[0]) + cube(e[1])
     >>> res = tensor_power_method(T, 2, n_restarts=10, n_iter=30, seed=0)
     >>> res.weights.round(6), np.abs(res.factors).round(6)[:, 0]
     (array([2., 1.]), array([1., 0., 0.]))
@@ -231,7 +232,8 @@ def simultaneous_power_method(T, k, n_iter, seed, tol=1e-8):
     Examples
     --------
     >>> e = np.eye(3)
-    >>> T = 2 * np.einsum("i,j,k->ijk", e[1], e[1], e[1]) + np.einsum("i,j,k->ijk", e[2], e[2], e[2])
+    >>> cube = lambda a: np.einsum("i,j,k->ijk", a, a, a)
+    >>> T = 2 * cube(e[1]) + cube(e[2])
     >>> res = simultaneous_power_method(T, 2, n_iter=50, seed=0)
     >>> res.weights.round(6), np.abs(res.factors).round(6)[:, 0]
     (array([2., 1.]), array([0., 1., 0.]))
@@ -272,7 +274,8 @@ def slice_subspace(T, k, seed, n_slices=None):
     Examples
     --------
     >>> e = np.eye(4)
-    >>> T = np.einsum("i,j,k->ijk", e[0], e[0], e[0]) - 2 * np.einsum("i,j,k->ijk", e[2], e[2], e[2])
+    >>> cube = lambda a: np.einsum("i,j,k->ijk", a, a, a)
+    >>> T = cube(e[0]) - 2 * cube(e[2])
     >>> U = slice_subspace(T, 2, seed=0)
     >>> np.abs(U.T @ e[[0, 2]].T).round(6).max(axis=0)
     array([1., 1.])
@@ -488,8 +491,10 @@ def ht_tensor(leaves, transfers):
     >>> leaves = [g.standard_normal((3, 2)) for _ in range(4)]
     >>> transfers = [g.standard_normal((2, 2, 2)), g.standard_normal((1, 2, 1))]
     >>> A = ht_tensor(leaves, transfers)
-    >>> phi = [np.einsum("ia,ja,ag->ijg", leaves[2 * j], leaves[2 * j + 1], transfers[0][j]) for j in range(2)]
-    >>> bool(np.allclose(A, np.einsum("ija,kla,a->ijkl", phi[0], phi[1], transfers[1][0, :, 0])))
+    >>> phi = [np.einsum("ia,ja,ag->ijg", leaves[2 * j], leaves[2 * j + 1], transfers[0][j])
+    ...        for j in range(2)]
+    >>> top = transfers[1][0, :, 0]
+    >>> bool(np.allclose(A, np.einsum("ija,kla,a->ijkl", phi[0], phi[1], top)))
     True
     """
     leaves, transfers = _check_ht(leaves, transfers)
@@ -735,7 +740,8 @@ def eckart_young_bound(A, K, rows=None):
     >>> g = np.random.default_rng(0)
     >>> X = g.standard_normal((5, 4))
     >>> s = np.linalg.svd(X, compute_uv=False)
-    >>> bool(np.isclose(eckart_young_bound(X, 1), np.sqrt(np.sum(s[1:] ** 2)) / np.linalg.norm(X)))
+    >>> tail = np.sqrt(np.sum(s[1:] ** 2)) / np.linalg.norm(X)
+    >>> bool(np.isclose(eckart_young_bound(X, 1), tail))
     True
     >>> eckart_young_bound(random_ht(4, 3, 2, seed=0), [0, 4]).round(12)
     array([1., 0.])

@@ -148,7 +148,8 @@ class Moment3:
     >>> X, y = g.normal(size=(500, 3)), g.normal(size=500)
     >>> T = Moment3(X, y)
     >>> v = np.array([[1.0], [0.0], [0.0]])
-    >>> bool(np.allclose(T.tvv(v)[:, 0], np.einsum("ijk,j,k->i", T.dense(), v[:, 0], v[:, 0])))
+    >>> dense = np.einsum("ijk,j,k->i", T.dense(), v[:, 0], v[:, 0])
+    >>> bool(np.allclose(T.tvv(v)[:, 0], dense))
     True
     """
 

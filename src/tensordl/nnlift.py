@@ -25,9 +25,10 @@ samples give implicitly (``tensordl.moments.Moment3``). ``NNLift.fit``:
    ``c2 / c1 = (log g)'(b)``, ``g(b) = E[sigma'(z + b)]``, is strictly monotone for
    the log-concave ``sigma'`` of the sigmoid and tanh, so ``b1_j`` is one root.
    The paper's Fourier method is ``fourier_bias`` (``bias="fourier"``): it
-   weights samples by ``1 / p(x)``, whose second moment is infinite for Gaussian
-   inputs -- indeed ``E[y^2 / p^2] = int y^2 / p = inf`` for any density on R^d
-   when ``y`` does not decay -- so it is not the default; see the chapter.
+   weights samples by ``1 / p(x)``; on R^d the weighted label has no mean at all,
+   ``E|y / p| = int |y| dx = inf`` for any density ``p`` when ``y`` does not decay
+   (so no law of large numbers applies, let alone a variance), and it is not the
+   default; with bounded support ``1 / p`` is bounded and it works. See the chapter.
 3. fits ``a2, b2`` by ridge regression on the features ``sigma(A1^T x + b1)``.
 
 The sign of each ``a_j`` is not identified by the odd-order tensor, and need not
@@ -295,7 +296,8 @@ def fourier_bias(X, y, A1, a2_sign, seed, log_density=None, eps=0.1):
     >>> g = np.random.default_rng(0)
     >>> X = g.uniform(-4.5, 4.5, (400000, 1))
     >>> y = np.tanh(X[:, 0] + 0.3)
-    >>> b = fourier_bias(X, y, np.ones((1, 1)), [1.0], seed=0, log_density=lambda X: np.full(len(X), -np.log(9.0)))
+    >>> uniform = lambda X: np.full(len(X), -np.log(9.0))  # log density of U(-4.5, 4.5)
+    >>> b = fourier_bias(X, y, np.ones((1, 1)), [1.0], seed=0, log_density=uniform)
     >>> bool(abs(b[0] - 0.3) < 0.15)
     True
     """

@@ -110,7 +110,8 @@ class SphericalSpinGlass:
     --------
     >>> glass = SphericalSpinGlass(10, 3, seed=0)
     >>> w = np.sqrt(10) * np.eye(10)[:1]
-    >>> bool(np.isclose(glass.energy(w)[0], glass.Z[0, 0, 0] * np.sqrt(10)))  # n^-1 * Z_000 * sqrt(n)^3
+    >>> # n^-1 * Z_000 * sqrt(n)^3
+    >>> bool(np.isclose(glass.energy(w)[0], glass.Z[0, 0, 0] * np.sqrt(10)))
     True
     """
 
@@ -211,7 +212,8 @@ def hessian_index(glass, W):
     --------
     >>> glass = SphericalSpinGlass(8, 3, seed=0)
     >>> res = descend(glass, n_restarts=4, seed=0)
-    >>> hessian_index(glass, res.W[res.converged]).tolist() == [0] * int(res.converged.sum())
+    >>> idx = hessian_index(glass, res.W[res.converged])
+    >>> idx.tolist() == [0] * int(res.converged.sum())
     True
     """
     return np.sum(hessian_spectrum(glass, W) < 0, axis=1).astype(int)
@@ -342,7 +344,8 @@ def newton_critical(glass, W0, tol=1e-10, max_iter=100, max_step=0.5):
     --------
     >>> glass = SphericalSpinGlass(10, 3, seed=0)
     >>> W0 = np.random.default_rng(1).standard_normal((6, 10))
-    >>> res = newton_critical(glass, W0 * np.sqrt(10) / np.linalg.norm(W0, axis=1, keepdims=True))
+    >>> W0 *= np.sqrt(10) / np.linalg.norm(W0, axis=1, keepdims=True)
+    >>> res = newton_critical(glass, W0)
     >>> bool(res.converged.all()), bool(np.all(res.grad_norm < 1e-10))
     (True, True)
     """
