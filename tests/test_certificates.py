@@ -226,3 +226,31 @@ def test_relu_net_is_homogeneous_of_degree_two():
 def test_errors_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        # before the shared validator: a silently broadcast product, and float("x") without a name
+        (lambda: cert.relu_net(np.ones((4, 3)), np.ones(2), np.ones((3, 3))), ValueError, r"a must have shape \(3,\)"),
+        (lambda: cert.relu_net(np.ones((4, 3)), np.ones(3), np.ones((3, 2))), ValueError, "W must have 3 columns"),
+        (lambda: cert.certify_relu(np.ones((4, 3)), np.ones(4), np.ones(1), np.ones((1, 3)), "1"), TypeError,
+         "lam must be a real number"),
+        (lambda: cert.certify_relu(np.ones((4, 3)), np.ones(4), np.ones(1), np.ones((1, 3)), 1.0, tol="x"),
+         TypeError, "tol must be a real number"),
+        (lambda: cert.certify_relu(np.ones((4, 3)), np.ones(4), np.ones(2), np.ones((1, 3)), 1.0), ValueError,
+         "a must have shape"),
+    ],
+)
+def test_relu_parameters_are_validated(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_numpy_scalars_are_accepted_as_lam():
+    X = np.column_stack([np.linspace(-1, 1, 9), np.ones(9)])
+    y = np.maximum(X[:, 0], 0.0)
+    a, W = np.zeros(1), np.zeros((1, 2))
+    ref = cert.certify_relu(X, y, a, W, lam=1)
+    got = cert.certify_relu(X, y, a, W, lam=np.int64(1))
+    assert got.status == ref.status and got.polar_upper == ref.polar_upper

@@ -142,3 +142,11 @@ def test_no_warning_when_converged():
 def test_errors_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_numpy_integer_lam_is_a_number():
+    # np.int64 was rejected ("lam must be a finite number") before the shared validator
+    Y = np.arange(12.0).reshape(3, 4)
+    assert np.array_equal(fz.svt(Y, np.int64(2)), fz.svt(Y, 2.0))
+    with pytest.raises(TypeError, match="lam must be a real number"):
+        fz.svt(Y, "2")

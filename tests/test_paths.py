@@ -422,3 +422,11 @@ def test_frozen_polynomial_is_exact_up_to_the_first_gate_flip():
 
     assert np.array_equal(pattern(0.999 * t_near), pattern(0.0))
     assert not np.array_equal(pattern(1.001 * t_near), pattern(0.0))
+
+
+def test_path_norm_accepts_numpy_exponent():
+    # q = np.int64(2) raised "q must be a finite number" before the shared validator
+    W = [np.array([[1.0, -2.0], [0.5, 3.0]]), np.array([[1.0, 1.0]])]
+    assert paths.path_norm(W, q=np.int64(2)) == paths.path_norm(W, q=2.0)
+    with pytest.raises(TypeError, match="q must be a real number"):
+        paths.path_norm(W, q="2")

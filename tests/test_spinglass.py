@@ -95,7 +95,7 @@ def test_newton_stays_at_a_minimum_and_reports_non_convergence():
     assert np.allclose(res.W, m.W, atol=1e-6) and np.all(res.n_iter <= 1)
     stuck = sg.newton_critical(glass, on_sphere(3, 10, 1), tol=1e-14, max_iter=1)
     assert not stuck.converged.any() and np.all(stuck.n_iter == 1)
-    with pytest.raises(ValueError, match="tol and max_step must be > 0"):
+    with pytest.raises(ValueError, match="tol must be a finite number > 0"):
         sg.newton_critical(glass, m.W, tol=0)
     with pytest.raises(ValueError, match="W must lie on the sphere"):
         sg.newton_critical(glass, 2 * m.W)
@@ -286,3 +286,33 @@ def test_heavy_routines_run_blas_on_one_thread(monkeypatch):
     import inspect
 
     assert list(inspect.signature(sg.descend).parameters)[:3] == ["glass", "n_restarts", "seed"]
+
+
+def _small():
+    return sg.SphericalSpinGlass(5, 3, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        # lr = 0 never moves and lr < 0 ascends: both were accepted before
+        (lambda: sg.descend(_small(), 2, 0, lr=0.0), ValueError, "lr must be a finite number > 0"),
+        (lambda: sg.descend(_small(), 2, 0, lr=-0.1), ValueError, "lr must be"),
+        (lambda: sg.descend(_small(), 2, 0, lr="fast"), TypeError, "lr must be a real number"),
+        (lambda: sg.descend(_small(), 2, 0, tol="x"), TypeError, "tol must be a real number"),
+        (lambda: sg.anneal(_small(), [1.0], 2, seed=0, lr=0), ValueError, "lr must be"),
+        (lambda: sg.newton_critical(_small(), on_sphere(2, 5, 0), max_step=0), ValueError,
+         "max_step must be"),
+    ],
+)
+def test_step_sizes_are_validated(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_descend_accepts_numpy_scalar_step():
+    glass = sg.SphericalSpinGlass(8, 3, seed=1)
+    a = sg.descend(glass, n_restarts=3, seed=4, lr=1 / 12)
+    b = sg.descend(glass, n_restarts=3, seed=4, lr=np.float32(1 / 12).item())
+    c = sg.descend(glass, n_restarts=3, seed=4, lr=np.float64(1 / 12))
+    assert np.array_equal(a.W, c.W) and np.allclose(a.energy, b.energy, rtol=1e-5)

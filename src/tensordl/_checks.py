@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_matrix", "as_samples", "as_choice", "as_int", "as_weights"]
+__all__ = ["as_matrix", "as_samples", "as_choice", "as_int", "as_float", "as_weights"]
 
 
 def as_matrix(a, name, n_cols=None):
@@ -79,6 +79,33 @@ def as_int(value, name, minimum=None):
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
     return value
 
+
+def as_float(value, name, minimum=None, strict=False):
+    """Return ``value`` as a finite Python float, ``>= minimum`` (``> minimum`` if ``strict``), or raise.
+
+    Any real number is accepted (Python or numpy, integer or floating); ``bool``
+    and non-numbers raise ``TypeError``, non-finite or out-of-range values
+    ``ValueError``, each naming the argument.
+
+    Examples
+    --------
+    >>> as_float(np.int64(2), "q", minimum=1)
+    2.0
+    >>> as_float(0.0, "lr", minimum=0, strict=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: lr must be a finite number > 0, got 0.0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum:g}"
+    ok = np.isfinite(value) and (
+        minimum is None or (value > minimum if strict else value >= minimum)
+    )
+    if not ok:
+        raise ValueError(f"{name} must be a finite number{bound}, got {value!r}")
+    return value
 
 def as_weights(weights, name="weights"):
     """Check a list of weight matrices that chain layer k to layer k+1.

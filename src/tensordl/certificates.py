@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse.linalg
 
-from ._checks import as_int, as_matrix, as_samples
+from ._checks import as_float, as_int, as_matrix, as_samples
 from .data import rng as _rng
 from .factorization import ConvergenceWarning, _as_lam, _as_mask, _check_factors, solve_factorized
 
@@ -316,7 +316,20 @@ def relu_net(X, a, W):
     >>> relu_net(np.array([[1.0, 2.0]]), np.array([2.0]), np.array([[1.0, 1.0]]))
     array([6.])
     """
+    X = as_matrix(X, "X")
+    a, W = _relu_params(a, W, X.shape[1])
     return np.maximum(X @ W.T, 0.0) @ a
+
+
+def _relu_params(a, W, p):
+    """Output weights ``a`` of shape ``(r,)`` and input weights ``W`` of shape ``(r, p)``, finite, or raise."""
+    W = as_matrix(W, "W", n_cols=p)
+    a = np.asarray(a, dtype=np.float64)
+    if a.shape != (W.shape[0],):
+        raise ValueError(f"a must have shape ({W.shape[0]},) to match the rows of W (units), got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("a must contain only finite values")
+    return a, W
 
 
 def _sphere_grid(p, n):
@@ -719,12 +732,9 @@ def certify_relu(X, y, a, W, lam, tol=0.0, method="auto", n_grid=20000):
     'not certified'
     """
     X, y = as_samples(X, y)
-    lam = _as_lam(lam)
-    if lam == 0:
-        raise ValueError("lam must be > 0 for a certificate")
-    tol = float(tol)
-    if not tol >= 0:
-        raise ValueError(f"tol must be >= 0, got {tol}")
+    a, W = _relu_params(a, W, X.shape[1])
+    lam = as_float(lam, "lam", minimum=0, strict=True)
+    tol = as_float(tol, "tol", minimum=0)
     pol = relu_polar((y - relu_net(X, a, W)) / lam, X, method=method, n_grid=n_grid)
     return _relu_certificate(X, y, a, W, lam, pol, tol)
 

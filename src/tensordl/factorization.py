@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg
 
-from ._checks import as_int, as_matrix
+from ._checks import as_float, as_int, as_matrix
 from .data import rng as _rng
 
 __all__ = [
@@ -56,9 +56,7 @@ class SolverInfo:
 
 
 def _as_lam(lam):
-    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.floating)) or not np.isfinite(lam) or lam < 0:
-        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
-    return float(lam)
+    return as_float(lam, "lam", minimum=0)
 
 
 def _as_mask(mask, shape):

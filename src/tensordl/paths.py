@@ -28,7 +28,7 @@ assumptions of the reduction to a spin glass, measured).
 import numba
 import numpy as np
 
-from ._checks import as_choice, as_int, as_matrix, as_weights
+from ._checks import as_choice, as_float, as_int, as_matrix, as_weights
 
 __all__ = [
     "MAX_PATH_SAMPLES",
@@ -467,8 +467,7 @@ def path_norm(weights, q=1, method="dp"):
     """
     mats, widths = as_weights(weights)
     as_choice(method, "method", ("dp", "enumerate"))
-    if isinstance(q, bool) or not isinstance(q, (int, float)) or not np.isfinite(q) or q < 1:
-        raise ValueError(f"q must be a finite number >= 1, got {q!r}")
+    q = as_float(q, "q", minimum=1)
     powered = [np.abs(W) ** q for W in mats]
     if method == "dp":
         v = np.ones(widths[0])

@@ -34,7 +34,7 @@ import numpy as np
 import scipy.optimize
 from threadpoolctl import threadpool_limits
 
-from ._checks import as_int, as_matrix
+from ._checks import as_float, as_int, as_matrix
 from .data import rng as _rng
 
 __all__ = [
@@ -281,9 +281,8 @@ def descend(glass, n_restarts, seed, tol=1e-6, max_iter=20000, lr=None, device=N
     """
     n_restarts = as_int(n_restarts, "n_restarts", minimum=1)
     max_iter = as_int(max_iter, "max_iter", minimum=1)
-    if not (tol > 0):
-        raise ValueError(f"tol must be > 0, got {tol!r}")
-    lr = 0.5 / (glass.H * (glass.H - 1)) if lr is None else float(lr)
+    tol = as_float(tol, "tol", minimum=0, strict=True)
+    lr = 0.5 / (glass.H * (glass.H - 1)) if lr is None else as_float(lr, "lr", minimum=0, strict=True)
     if W0 is None:
         W = _rng(seed).standard_normal((n_restarts, glass.n))
         W *= np.sqrt(glass.n) / np.linalg.norm(W, axis=1, keepdims=True)
@@ -351,8 +350,8 @@ def newton_critical(glass, W0, tol=1e-10, max_iter=100, max_step=0.5):
     """
     W = glass._check(W0).copy()
     max_iter = as_int(max_iter, "max_iter", minimum=1)
-    if not (tol > 0) or not (max_step > 0):
-        raise ValueError(f"tol and max_step must be > 0, got {tol!r} and {max_step!r}")
+    tol = as_float(tol, "tol", minimum=0, strict=True)
+    max_step = as_float(max_step, "max_step", minimum=0, strict=True)
     n = glass.n
     n_iter = np.full(len(W), max_iter)
     for b in range(len(W)):
@@ -543,7 +542,7 @@ def anneal(glass, fields, n_restarts, seed, tol=1e-6, stage_iter=2000, max_iter=
         raise ValueError("fields must be in decreasing order")
     n_restarts = as_int(n_restarts, "n_restarts", minimum=1)
     stage_iter = as_int(stage_iter, "stage_iter", minimum=1)
-    lr = 0.5 / (glass.H * (glass.H - 1)) if lr is None else float(lr)
+    lr = 0.5 / (glass.H * (glass.H - 1)) if lr is None else as_float(lr, "lr", minimum=0, strict=True)
     g = _rng(seed)
     n = glass.n
     W = g.standard_normal((n_restarts, n))
