@@ -6,7 +6,7 @@ import re
 import nbformat
 import pytest
 
-import claims as claims_mod
+import claim_schema as claims_mod
 import execute
 
 

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import claims as claims_mod  # noqa: E402
+import claim_schema as claims_mod  # noqa: E402
 from execute import BUDGET_S  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ the paper's value.
 
 import pytest
 
-import claims as claims_mod
+import claim_schema as claims_mod
 
 CLAIMS = claims_mod.load_claims()
 
