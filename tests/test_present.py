@@ -125,3 +125,54 @@ def test_status_table_shows_both_runs_and_flags_a_run_over_budget(tmp_path):
 )
 def test_chapter_links_read_by_number(text, expected):
     assert stage_book.number_chapter_links(text) == expected
+
+
+def _record(name, value):
+    return {"output_type": "display_data", "data": {"application/papermill.record/text/plain": repr(value)},
+            "metadata": {"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}}}
+
+
+def test_claims_table_counts_passes_failures_and_settings_per_chapter(tmp_path):
+    stem = sorted(p.stem for p in (stage_book.ROOT / "notebooks").glob("*.md"))[0]
+    nb = notebook(code("glue(...)", [_record("x", 0.5), _record("n", 3)]))
+    (tmp_path / f"{stem}.ipynb").write_text(json.dumps(nb))
+    base = dict(notebook=stem, section="S", kind="identity", source="s", reference="0", fails_if=2.0,
+                failure="f", runs=["quick"])
+    claims = [
+        {**base, "id": "a-pass", "key": "x", "claim": "passes", "rule": {"max": 1.0}},
+        {**base, "id": "a-fail", "key": "x", "claim": "fails", "rule": {"min": 1.0}},
+        {**base, "id": "a-missing", "key": "absent", "claim": "not glued", "rule": {"max": 1.0}},
+        {"id": "a-setting", "notebook": stem, "section": "S", "key": "n", "kind": "setting",
+         "claim": "a size", "runs": ["quick"]},
+        {**base, "id": "a-full-only", "key": "x", "claim": "other run", "rule": {"min": 1.0}, "runs": ["full"]},
+    ]
+    table = stage_book.claims_table("quick", tmp_path, claims=claims)
+    assert "4 claims checked" not in table  # the full-only claim is not in the quick report
+    assert "3 claims checked, **2 failed**; 1 settings quoted" in table
+    summary = next(line for line in table.splitlines() if line.startswith("| [1."))
+    assert summary.endswith("| **2** |")  # the chapter's FAIL column
+    assert "not found" in table  # the claim whose key is not glued shows no value, and fails
+    assert "No measured disagreement in this run." in table
+
+
+def test_performance_tables_give_medians_ratios_and_unmet_targets(tmp_path, monkeypatch):
+    res = {
+        "title": "Path sums (chapter 1)", "script": "benchmarks/bench_x.py", "date": "today",
+        "machine": {"cpu": "test cpu", "cores": 2, "threads": 2, "python": "3.11", "numpy": "2",
+                    "numba": "0.6", "load_1min": 1.5},
+        "repeats": 5,
+        "cases": [{"case": "small", "rows": [{"method": "ours", "median_s": 0.002},
+                                             {"method": "peer", "median_s": 0.05}]}],
+        "targets": [{"what": "ours vs peer", "ratio": 25.0, "min": 30.0},
+                    {"what": "illustration", "ratio": 1.5, "min": None}],
+    }
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "results" / "x.json").write_text(json.dumps(res))
+    monkeypatch.setattr(stage_book, "ROOT", tmp_path)
+    text = stage_book.performance_tables()
+    assert "| ours | 2 ms | 1× |" in text and "| peer | 50.0 ms | 25× |" in text
+    assert "| ours vs peer | 25× | ≥ 30× | **no** |" in text  # an unmet target is shown as unmet
+    assert "| illustration | 1.5× | none (illustration) | — |" in text
+    assert "1-minute load 1.5" in text
+    monkeypatch.setattr(stage_book, "ROOT", tmp_path / "empty")
+    assert stage_book.performance_tables() == "No benchmark results are committed yet."

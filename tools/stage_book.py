@@ -302,13 +302,6 @@ def performance_tables():
     return "\n".join(out) if out else "No benchmark results are committed yet."
 
 
-def _target_row(t):
-    """A target line; ``min: null`` marks a ratio that is reported without a target."""
-    if t["min"] is None:
-        return f"| {t['what']} | {t['ratio']:.3g}× | none | — |"
-    return f"| {t['what']} | {t['ratio']:.3g}× | ≥ {t['min']:g}× | {'yes' if t['ratio'] >= t['min'] else '**no**'} |"
-
-
 _MARKER = re.compile(r"^[ \t]*# NBVAL_CHECK_OUTPUT[ \t]*\n?|[ \t]+# noqa(: [A-Z0-9, ]+)?$", re.MULTILINE)
 
 
