@@ -430,3 +430,85 @@ def test_path_norm_accepts_numpy_exponent():
     assert paths.path_norm(W, q=np.int64(2)) == paths.path_norm(W, q=2.0)
     with pytest.raises(TypeError, match="q must be a real number"):
         paths.path_norm(W, q="2")
+
+
+def _class_terms(seed, m=36, pairs=6, classes=3):
+    """Toy path terms: non-negative, sparse, each column zero outside its class."""
+    g = np.random.default_rng(seed)
+    groups = np.arange(m) % classes
+    ca, cb = g.integers(0, classes, pairs), g.integers(0, classes, pairs)
+    cb[:3] = ca[:3]  # some pairs of one class, the rest drawn freely
+    shared = g.random((m, pairs))  # a shared factor makes pairs of one class correlate
+    Ta = (groups[:, None] == ca) * g.random((m, pairs)) * (shared > 0.3)
+    Tb = (groups[:, None] == cb) * (g.random((m, pairs)) + shared) * (g.random((m, pairs)) > 0.2)
+    return groups, ca, cb, Ta, Tb
+
+
+def test_iid_bootstrap_corr_is_the_samples_correlation_and_the_common_mode_formula():
+    groups, ca, cb, Ta, Tb = _class_terms(1)
+    r = paths.iid_bootstrap_corr(Ta, Tb)
+    ref = [np.corrcoef(Ta[:, i], Tb[:, i])[0, 1] for i in range(Ta.shape[1])]
+    np.testing.assert_allclose(r, ref, rtol=1e-12)
+    for i in range(Ta.shape[1]):  # the decomposition quoted by chapter 7 (eq-ch7-1)
+        a, b = Ta[:, i], Tb[:, i]
+        if ca[i] != cb[i]:
+            formula = -a.mean() * b.mean() / np.sqrt(a.var() * b.var())
+        else:
+            own = groups == ca[i]
+            pj, a, b = own.mean(), a[own], b[own]
+            cab = np.mean((a - a.mean()) * (b - b.mean()))
+            den = np.sqrt((a.var() + (1 - pj) * a.mean() ** 2) * (b.var() + (1 - pj) * b.mean() ** 2))
+            formula = (cab + (1 - pj) * a.mean() * b.mean()) / den
+        assert r[i] == pytest.approx(formula, rel=1e-12)
+
+
+def test_stratified_bootstrap_corr_is_within_class_or_zero():
+    groups, ca, cb, Ta, Tb = _class_terms(2)
+    r = paths.stratified_bootstrap_corr(Ta, Tb, groups)
+    for i in range(Ta.shape[1]):
+        if ca[i] != cb[i]:
+            assert r[i] == 0.0
+        else:
+            own = groups == ca[i]
+            assert r[i] == pytest.approx(np.corrcoef(Ta[own, i], Tb[own, i])[0, 1], rel=1e-12)
+
+
+def test_bootstrap_limits_against_monte_carlo_resamples():
+    groups, ca, cb, Ta, Tb = _class_terms(3)
+    m, R = len(groups), 40_000
+    g = np.random.default_rng(4)
+    iid = g.multinomial(m, np.full(m, 1 / m), size=R)
+    strat = np.zeros_like(iid)
+    for label in np.unique(groups):
+        idx = np.flatnonzero(groups == label)
+        strat[:, idx] = g.multinomial(len(idx), np.full(len(idx), 1 / len(idx)), size=R)
+    # the Monte Carlo error of a correlation over R resamples is below (1 - r^2)/sqrt(R) < 0.005
+    np.testing.assert_allclose(paths.resampled_corr(iid, Ta, Tb), paths.iid_bootstrap_corr(Ta, Tb), atol=0.025)
+    np.testing.assert_allclose(
+        paths.resampled_corr(strat, Ta, Tb), paths.stratified_bootstrap_corr(Ta, Tb, groups), atol=0.025
+    )
+
+
+def test_resampled_corr_se_matches_the_spread_of_independent_runs():
+    groups, ca, cb, Ta, Tb = _class_terms(5)
+    m = len(groups)
+    g = np.random.default_rng(6)
+    runs = [g.multinomial(m, np.full(m, 1 / m), size=400) for _ in range(30)]
+    spread = np.std([paths.resampled_corr(c, Ta, Tb).mean() for c in runs], ddof=1)
+    se = [paths.resampled_corr_se(c, Ta, Tb) for c in runs]
+    assert 0.5 < np.mean(se) / spread < 1.6  # batch means estimate the run-to-run error
+    assert paths.resampled_corr_se(runs[0], Ta, Tb) == paths.resampled_corr_se(runs[0], Ta, Tb)
+
+
+def test_bootstrap_corr_errors_name_the_argument():
+    groups, ca, cb, Ta, Tb = _class_terms(7)
+    with pytest.raises(ValueError, match="same shape"):
+        paths.iid_bootstrap_corr(Ta, Tb[:, :2])
+    with pytest.raises(ValueError, match="groups"):
+        paths.stratified_bootstrap_corr(Ta, Tb, groups[:-1])
+    with pytest.raises(ValueError, match="counts"):
+        paths.resampled_corr(np.ones((5, 3)), Ta, Tb)
+    with pytest.raises(ValueError, match="divisible by batches"):
+        paths.resampled_corr_se(np.ones((15, len(groups))), Ta, Tb, batches=10)
+    with pytest.raises(TypeError, match="terms_a"):
+        paths.iid_bootstrap_corr("x", Tb)

@@ -193,3 +193,59 @@ def test_negative_eigenvalues_at_most_the_bound():
     assert max(counts) > 0  # the bound is not vacuous: there are negative directions
     with pytest.raises(ValueError, match="hidden"):
         training.negative_eigenvalue_bound(0)
+
+
+def _mse_grads(Ws, X, Y):
+    """Gradient of mean_s ||Y_s - Phi(x_s)||^2 for a bias-free ReLU network, by hand."""
+    hs, h = [X], X
+    for W in Ws[:-1]:
+        h = np.maximum(h @ W.T, 0)
+        hs.append(h)
+    delta = 2 * (h @ Ws[-1].T - Y) / len(X)  # d loss / d output
+    grads = [None] * len(Ws)
+    for k in range(len(Ws) - 1, -1, -1):
+        grads[k] = delta.T @ hs[k]
+        delta = (delta @ Ws[k]) * (hs[k] > 0)
+    return grads
+
+
+def test_train_bias_free_mse_matches_a_numpy_adam_reference():
+    g = np.random.default_rng(8)
+    widths, steps, lr = [5, 4, 3, 2], 7, 0.01
+    X, Y = g.random((20, 5)), np.eye(2)[g.integers(0, 2, 20)]
+    init, middle, end = training.train_bias_free_mse(widths, X, Y, steps, seed=9, lr=lr)
+    g0 = np.random.default_rng(9)
+    Ws = [g0.standard_normal((widths[k + 1], widths[k])) * np.sqrt(2 / widths[k]) for k in range(3)]
+    for a, b in zip(init, Ws):
+        np.testing.assert_array_equal(a, b)
+    m1, m2 = [np.zeros_like(W) for W in Ws], [np.zeros_like(W) for W in Ws]
+    for t in range(1, steps + 1):  # Adam with torch's defaults
+        for k, G in enumerate(_mse_grads(Ws, X, Y)):
+            m1[k] = 0.9 * m1[k] + 0.1 * G
+            m2[k] = 0.999 * m2[k] + 0.001 * G**2
+            denom = np.sqrt(m2[k] / (1 - 0.999**t)) + 1e-8
+            Ws[k] = Ws[k] - lr * (m1[k] / (1 - 0.9**t)) / denom
+        if t - 1 == steps // 2:
+            for a, b in zip(middle, Ws):
+                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    for a, b in zip(end, Ws):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_train_bias_free_mse_same_seed_same_weights_and_errors():
+    g = np.random.default_rng(10)
+    X, Y = g.random((12, 3)), np.eye(2)[g.integers(0, 2, 12)]
+    a = training.train_bias_free_mse([3, 4, 2], X, Y, 5, seed=1)
+    b = training.train_bias_free_mse([3, 4, 2], X, Y, 5, seed=np.random.default_rng(1))
+    c = training.train_bias_free_mse([3, 4, 2], X, Y, 5, seed=2)
+    for u, v, w in zip(a[2], b[2], c[2]):
+        np.testing.assert_array_equal(u, v)
+        assert not np.array_equal(u, w)
+    with pytest.raises(ValueError, match="X must"):
+        training.train_bias_free_mse([4, 4, 2], X, Y, 5)
+    with pytest.raises(ValueError, match="Y must"):
+        training.train_bias_free_mse([3, 4, 3], X, Y, 5)
+    with pytest.raises(ValueError, match="steps"):
+        training.train_bias_free_mse([3, 4, 2], X, Y, 0)
+    with pytest.raises(ValueError, match="lr"):
+        training.train_bias_free_mse([3, 4, 2], X, Y, 5, lr=-1.0)

@@ -20,9 +20,11 @@ ordered lexicographically with ``l_0`` most significant (``enumerate_paths``).
 
 The enumeration is exponential in depth by nature; it is for teaching and for
 path statistics on small networks. ``forward`` and the dynamic-programming
-``path_norm`` are what to use otherwise. ``squared_loss_terms``, ``path_terms``, ``shared_edges``
-and ``edge_sums`` serve ``notebooks/07_deep_networks_as_spin_glasses.md`` (the
-assumptions of the reduction to a spin glass, measured).
+``path_norm`` are what to use otherwise. ``squared_loss_terms``, ``path_terms``, ``shared_edges``,
+``edge_sums`` and the bootstrap correlations of path terms (``iid_bootstrap_corr``,
+``stratified_bootstrap_corr``, ``resampled_corr``, ``resampled_corr_se``) serve
+``notebooks/07_deep_networks_as_spin_glasses.md`` (the assumptions of the reduction
+to a spin glass, measured).
 """
 
 import numba
@@ -45,6 +47,10 @@ __all__ = [
     "path_terms",
     "shared_edges",
     "edge_sums",
+    "iid_bootstrap_corr",
+    "stratified_bootstrap_corr",
+    "resampled_corr",
+    "resampled_corr_se",
     "path_norm",
     "gate_flips",
 ]
@@ -772,3 +778,172 @@ def path_terms(weights, X, Y, rows):
     for K, g in enumerate(unit_gates(mats, X), start=1):
         out *= g[:, r[:, K]]
     return out
+
+
+def _paired_terms(terms_a, terms_b):
+    a = as_matrix(terms_a, "terms_a")
+    b = as_matrix(terms_b, "terms_b")
+    if a.shape != b.shape:
+        raise ValueError(f"terms_a and terms_b must have the same shape, got {a.shape} and {b.shape}")
+    if a.shape[0] < 2:
+        raise ValueError(f"terms_a needs at least 2 samples (rows), got {a.shape[0]}")
+    return a, b
+
+
+def _column_corr(a, b):
+    a, b = a - a.mean(axis=0), b - b.mean(axis=0)
+    den = np.sqrt(np.sum(a**2, axis=0) * np.sum(b**2, axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, np.sum(a * b, axis=0) / np.where(den > 0, den, 1.0), np.nan)
+
+
+def iid_bootstrap_corr(terms_a, terms_b):
+    """Correlation of two means over iid bootstrap resamples, in the limit of many resamples.
+
+    Column ``i`` of ``terms_a`` and of ``terms_b`` holds the per-sample terms of two
+    means, ``q_a = (1/m) sum_s a_s`` and ``q_b``. Resampling the ``m`` samples with
+    replacement (multinomial counts ``w``, ``q_a = (1/m) sum_s w_s a_s``) gives
+    ``Cov(q_a, q_b) = cov(a, b) / m`` with ``cov`` the empirical covariance (``ddof=0``),
+    so the limit is the samples' own Pearson correlation of ``a`` and ``b``.
+
+    For path terms that vanish outside one class (``Y`` one-hot), with ``pi_j`` the share
+    of class ``j`` and ``m_a, v_a, c_ab`` the within-class mean, variance and
+    covariance, this is ``(c_ab + (1 - pi_j) m_a m_b) / sqrt((v_a + (1 - pi_j) m_a^2)
+    (v_b + (1 - pi_j) m_b^2))`` for two paths of class ``j``, and ``-m_a m_b`` over the
+    square root of the variances for two paths of different classes: the class counts of
+    the resample move every mean of a class together (a common mode).
+
+    Parameters
+    ----------
+    terms_a, terms_b : ndarray of shape (m, n_pairs)
+        Per-sample terms (samples as rows), one column per pair.
+
+    Returns
+    -------
+    ndarray of shape (n_pairs,)
+        NaN where a column is constant.
+
+    Examples
+    --------
+    >>> a = np.array([[1.0], [0.0], [2.0], [0.0]])
+    >>> b = np.array([[0.0], [1.0], [0.0], [1.0]])
+    >>> iid_bootstrap_corr(a, b).round(3)
+    array([-0.905])
+    """
+    a, b = _paired_terms(terms_a, terms_b)
+    return _column_corr(a, b)
+
+
+def stratified_bootstrap_corr(terms_a, terms_b, groups):
+    """Correlation of two means over a bootstrap stratified by ``groups``, in the limit.
+
+    Each group's samples are resampled among themselves, so its size stays fixed, and
+    ``Cov(q_a, q_b) = sum_g m_g cov_g(a, b) / m^2`` with ``cov_g`` the empirical
+    within-group covariance (``ddof=0``). For terms that vanish outside one group this
+    is the within-group correlation ``c_ab / sqrt(v_a v_b)`` when both columns belong to
+    the same group and exactly 0 when they belong to two: the class counts' common mode
+    of :func:`iid_bootstrap_corr` is gone.
+
+    Parameters
+    ----------
+    terms_a, terms_b : ndarray of shape (m, n_pairs)
+        Per-sample terms (samples as rows), one column per pair.
+    groups : ndarray of int, shape (m,)
+        The stratum of each sample (for the digits, its label).
+
+    Returns
+    -------
+    ndarray of shape (n_pairs,)
+        NaN where a column does not vary within any group.
+
+    Examples
+    --------
+    >>> a = np.array([[1.0], [3.0], [0.0], [0.0]])
+    >>> b = np.array([[2.0], [1.0], [0.0], [0.0]])
+    >>> stratified_bootstrap_corr(a, b, [0, 0, 1, 1])
+    array([-1.])
+    """
+    a, b = _paired_terms(terms_a, terms_b)
+    g = np.asarray(groups)
+    if g.shape != (a.shape[0],):
+        raise ValueError(f"groups must have shape ({a.shape[0]},), one label per sample, got {g.shape}")
+    cab, va, vb = np.zeros(a.shape[1]), np.zeros(a.shape[1]), np.zeros(a.shape[1])
+    for label in np.unique(g):
+        ga, gb = a[g == label], b[g == label]
+        ga, gb = ga - ga.mean(axis=0), gb - gb.mean(axis=0)
+        cab += np.sum(ga * gb, axis=0)
+        va += np.sum(ga**2, axis=0)
+        vb += np.sum(gb**2, axis=0)
+    den = np.sqrt(va * vb)
+    return np.where(den > 0, cab / np.where(den > 0, den, 1.0), np.nan)
+
+
+def resampled_corr(counts, terms_a, terms_b):
+    """Correlation of two means over given resamples (Monte Carlo bootstrap).
+
+    Row ``r`` of ``counts`` says how often each sample is drawn in resample ``r``; the
+    resampled means are ``counts @ terms / m``, and the function returns, pair by pair,
+    their Pearson correlation over the resamples. With many iid multinomial rows it
+    tends to :func:`iid_bootstrap_corr`; with rows drawn within groups, to
+    :func:`stratified_bootstrap_corr`.
+
+    Parameters
+    ----------
+    counts : ndarray of shape (resamples, m)
+    terms_a, terms_b : ndarray of shape (m, n_pairs)
+
+    Returns
+    -------
+    ndarray of shape (n_pairs,)
+
+    Examples
+    --------
+    >>> g = np.random.default_rng(0)
+    >>> counts = g.multinomial(4, np.full(4, 0.25), size=20000)
+    >>> a = np.array([[1.0], [0.0], [2.0], [0.0]])
+    >>> b = np.array([[0.0], [1.0], [0.0], [1.0]])
+    >>> bool(abs(resampled_corr(counts, a, b)[0] - iid_bootstrap_corr(a, b)[0]) < 0.02)
+    True
+    """
+    a, b = _paired_terms(terms_a, terms_b)
+    c = as_matrix(counts, "counts", n_cols=a.shape[0])
+    if c.shape[0] < 2:
+        raise ValueError(f"counts needs at least 2 resamples (rows), got {c.shape[0]}")
+    return _column_corr(c @ a, c @ b)
+
+
+def resampled_corr_se(counts, terms_a, terms_b, batches=10):
+    """Monte Carlo standard error of the pair-mean of :func:`resampled_corr`.
+
+    All pairs share the same resamples, so their Monte Carlo errors are correlated and
+    the spread over pairs does not measure them. The resamples are split into
+    ``batches`` consecutive blocks; the standard deviation of the blocks' pair-means,
+    over the square root of ``batches``, is the error of the mean over all resamples
+    (batch means).
+
+    Parameters
+    ----------
+    counts : ndarray of shape (resamples, m)
+        ``resamples`` must be a multiple of ``batches``.
+    terms_a, terms_b : ndarray of shape (m, n_pairs)
+    batches : int, default=10
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> g = np.random.default_rng(0)
+    >>> counts = g.multinomial(4, np.full(4, 0.25), size=2000)
+    >>> a = np.array([[1.0], [0.0], [2.0], [0.0]])
+    >>> b = np.array([[0.0], [1.0], [0.0], [1.0]])
+    >>> 0 < resampled_corr_se(counts, a, b) < 0.01
+    True
+    """
+    batches = as_int(batches, "batches", minimum=2)
+    c = np.asarray(counts)
+    if c.ndim != 2 or c.shape[0] % batches:
+        raise ValueError(f"counts must have a number of rows divisible by batches={batches}, got shape {c.shape}")
+    means = [np.nanmean(resampled_corr(cb, terms_a, terms_b)) for cb in np.split(c, batches)]
+    return float(np.std(means, ddof=1) / np.sqrt(batches))

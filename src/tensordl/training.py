@@ -2,7 +2,8 @@
 
 Slides: "[Choromaska, Henaff, Mathieu, LeCun, Ben Arous,'14]", the network experiment
 offered as evidence for the spin-glass picture (Choromanska et al., 2015, Table 1).
-Used by ``notebooks/08_network_minima.md``.
+Used by ``notebooks/08_network_minima.md``; ``train_bias_free_mse`` (one bias-free deep
+ReLU network on the squared loss) by ``notebooks/07_deep_networks_as_spin_glasses.md``.
 
 ``nets`` networks ``x -> W2 relu(W1 x + b1) + b2`` of one hidden size are stored as
 stacked tensors with a leading network axis, ``W1`` of shape ``(nets, hidden, d)``
@@ -44,6 +45,7 @@ __all__ = [
     "hessian",
     "negative_eigenvalue_bound",
     "training_flops",
+    "train_bias_free_mse",
 ]
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
@@ -597,3 +599,73 @@ def negative_eigenvalue_bound(hidden, n_classes=10):
     hidden = as_int(hidden, "hidden", minimum=1)
     n_classes = as_int(n_classes, "n_classes", minimum=2)
     return hidden * (n_classes - 1)
+
+
+def train_bias_free_mse(widths, X, Y, steps, seed=0, lr=3e-3):
+    """One bias-free ReLU network trained by full-batch Adam on the mean squared error.
+
+    The network ``x -> W_d relu(W_{d-1} ... relu(W_1 x))`` of the path slides (no biases,
+    linear output), weight ``k`` of shape ``(widths[k+1], widths[k])`` drawn as
+    ``standard_normal * sqrt(2 / widths[k])`` (He initialisation) from ``seed``, in float64.
+    Each of the ``steps`` steps is one step of Adam (torch defaults, betas 0.9 and 0.999,
+    no weight decay) on ``mean_s ||Y_s - Phi(x_s)||^2``, the squared loss of the slide
+    "Loss becomes". Used by ``notebooks/07_deep_networks_as_spin_glasses.md``.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        ``(d_0, ..., d_K)``, at least two entries, each at least 1.
+    X : ndarray of shape (m, widths[0])
+    Y : ndarray of shape (m, widths[-1])
+    steps : int
+        At least 1.
+    seed : int or numpy.random.Generator, default=0
+        Draws the initial weights.
+    lr : float, default=3e-3
+
+    Returns
+    -------
+    init, middle, end : list of ndarray
+        The weights at the start, after step ``steps // 2`` (counting from 0) and at the end.
+
+    Examples
+    --------
+    >>> g = np.random.default_rng(0)
+    >>> X, Y = g.random((30, 4)), np.eye(3)[g.integers(0, 3, 30)]
+    >>> init, middle, end = train_bias_free_mse([4, 6, 3], X, Y, steps=200)
+    >>> def mse(W):
+    ...     return np.mean(np.sum((Y - np.maximum(X @ W[0].T, 0) @ W[1].T) ** 2, axis=1))
+    >>> bool(mse(end) < mse(middle) < mse(init))
+    True
+    """
+    widths = [as_int(w, "widths", minimum=1) for w in widths]
+    if len(widths) < 2:
+        raise ValueError(f"widths needs at least 2 entries (input and output), got {widths}")
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != widths[0] or not np.all(np.isfinite(X)):
+        raise ValueError(f"X must be a finite array of shape (m, {widths[0]}), got shape {X.shape}")
+    if Y.shape != (X.shape[0], widths[-1]) or not np.all(np.isfinite(Y)):
+        raise ValueError(f"Y must be a finite array of shape ({X.shape[0]}, {widths[-1]}), got shape {Y.shape}")
+    steps = as_int(steps, "steps", minimum=1)
+    lr = _positive(lr, "lr")
+    g = np.random.default_rng(seed)
+    Ws = [
+        torch.tensor(g.standard_normal((widths[k + 1], widths[k])) * np.sqrt(2 / widths[k]), requires_grad=True)
+        for k in range(len(widths) - 1)
+    ]
+    init = [W.detach().numpy().copy() for W in Ws]
+    opt = torch.optim.Adam(Ws, lr=lr)
+    Xt, Yt = torch.tensor(X), torch.tensor(Y)
+    middle = None
+    for step in range(steps):
+        opt.zero_grad()
+        h = Xt
+        for W in Ws[:-1]:
+            h = torch.relu(h @ W.T)
+        loss = ((h @ Ws[-1].T - Yt) ** 2).sum(dim=1).mean()
+        loss.backward()
+        opt.step()
+        if step == steps // 2:
+            middle = [W.detach().numpy().copy() for W in Ws]
+    return init, middle, [W.detach().numpy().copy() for W in Ws]
