@@ -35,6 +35,7 @@ __all__ = [
     "balanced_factors",
     "convex_objective",
     "factorized_objective",
+    "factorized_hessian",
     "solve_convex",
     "solve_factorized",
     "factorize_gd",
@@ -218,6 +219,60 @@ def factorized_objective(Y, U, V, lam, mask=None):
     if mask is not None:
         R = R * _as_mask(mask, Y.shape)
     return float(0.5 * np.sum(R**2) + 0.5 * _as_lam(lam) * (np.sum(U**2) + np.sum(V**2)))
+
+
+def factorized_hessian(Y, U, V, lam, mask=None):
+    """The Hessian of ``1/2 ||P(Y - U V^T)||^2 + lam/2 (||U||_F^2 + ||V||_F^2)``.
+
+    In closed form, with ``E = P(U V^T - Y)`` and ``M`` the mask:
+    ``d2f/dU_ik dU_i'k' = [i = i'] sum_j M_ij V_jk V_jk' + lam [ik = i'k']``,
+    ``d2f/dV_jk dV_j'k' = [j = j'] sum_i M_ij U_ik U_ik' + lam [jk = j'k']`` and
+    ``d2f/dU_ik dV_jk' = M_ij U_ik' V_jk + [k = k'] E_ij``. The variables are
+    ``(U.ravel(), V.ravel())`` (row-major), as in ``solve_factorized``'s ``init``.
+    Used by ``notebooks/03_global_optimality_certificates.md`` to tell local minima
+    from saddles.
+
+    Parameters
+    ----------
+    Y : ndarray of shape (m, n)
+    U : ndarray of shape (m, r)
+    V : ndarray of shape (n, r)
+    lam : float
+        ``lam >= 0``.
+    mask : ndarray of bool of shape (m, n), optional
+        Observed entries; all when omitted.
+
+    Returns
+    -------
+    ndarray of shape ((m + n) r, (m + n) r)
+        Symmetric.
+
+    Examples
+    --------
+    At the origin of the scalar problem the eigenvalues are ``lam -+ |y|``:
+
+    >>> H = factorized_hessian(np.array([[2.0]]), np.zeros((1, 1)), np.zeros((1, 1)), 0.5)
+    >>> np.linalg.eigvalsh(H)
+    array([-1.5,  2.5])
+    """
+    Y, U, V = _check_factors(Y, U, V)
+    lam = _as_lam(lam)
+    mask = _as_mask(mask, Y.shape)
+    M = np.ones(Y.shape) if mask is None else mask.astype(float)
+    (m, r), n = U.shape, V.shape[0]
+    E = M * (U @ V.T - Y)
+    Huu = np.einsum("ij,jk,jl->ikl", M, V, V)  # (m, r, r): one block per row i
+    Hvv = np.einsum("ij,ik,il->jkl", M, U, U)  # (n, r, r): one block per row j
+    Huv = np.einsum("ij,il,jk->ikjl", M, U, V) + np.einsum("ij,kl->ikjl", E, np.eye(r))
+    H = np.zeros(((m + n) * r, (m + n) * r))
+    for i in range(m):
+        H[i * r : (i + 1) * r, i * r : (i + 1) * r] = Huu[i]
+    for j in range(n):
+        b = (m + j) * r
+        H[b : b + r, b : b + r] = Hvv[j]
+    H[: m * r, m * r :] = Huv.reshape(m * r, n * r)
+    H[m * r :, : m * r] = H[: m * r, m * r :].T
+    return H + lam * np.eye((m + n) * r)
 
 
 def _check_factors(Y, U, V):
