@@ -192,3 +192,32 @@ def test_factorized_hessian_errors():
         fz.factorized_hessian(np.ones((2, 2)), np.ones((2, 1)), np.ones((2, 1)), -1.0)
     with pytest.raises(ValueError, match="mask"):
         fz.factorized_hessian(np.ones((2, 2)), np.ones((2, 1)), np.ones((2, 1)), 0.1, mask=np.ones((3, 3)))
+
+
+def test_factorized_gradient_matches_finite_differences():
+    g = np.random.default_rng(7)
+    Y, U, V = g.normal(size=(4, 3)), g.normal(size=(4, 2)), g.normal(size=(3, 2))
+    mask = g.random((4, 3)) < 0.7
+    lam = 0.4
+
+    def f(U, V):
+        return 0.5 * np.sum((mask * (Y - U @ V.T)) ** 2) + 0.5 * lam * (np.sum(U**2) + np.sum(V**2))
+
+    gU, gV = fz.factorized_gradient(Y, U, V, lam, mask=mask)
+    h = 1e-6
+    E = np.zeros_like(U)
+    E[1, 0] = h
+    assert abs((f(U + E, V) - f(U - E, V)) / (2 * h) - gU[1, 0]) < 1e-6
+    E = np.zeros_like(V)
+    E[2, 1] = h
+    assert abs((f(U, V + E) - f(U, V - E)) / (2 * h) - gV[2, 1]) < 1e-6
+
+
+def test_variational_norm_is_the_nuclear_norm_without_its_closed_form():
+    g = np.random.default_rng(8)
+    X = g.normal(size=(6, 2)) @ g.normal(size=(2, 5))
+    val = fz.variational_norm(X, seed=0)
+    assert abs(val - fz.nuclear_norm(X)) < 1e-6 * fz.nuclear_norm(X)
+    assert fz.variational_norm(X, seed=1) == fz.variational_norm(X, seed=1)
+    with pytest.raises(ValueError, match="rho"):
+        fz.variational_norm(X, seed=0, rho=-1.0)
