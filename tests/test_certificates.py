@@ -254,3 +254,51 @@ def test_numpy_scalars_are_accepted_as_lam():
     ref = cert.certify_relu(X, y, a, W, lam=1)
     got = cert.certify_relu(X, y, a, W, lam=np.int64(1))
     assert got.status == ref.status and got.polar_upper == ref.polar_upper
+
+
+def test_add_polar_column_decreases_the_objective_only_when_the_polar_exceeds_one():
+    from tensordl.factorization import factorized_objective
+
+    g = np.random.default_rng(5)
+    Y = g.normal(size=(6, 5))
+    mask = g.random((6, 5)) < 0.7
+    U, V = np.zeros((6, 0)), np.zeros((5, 0))
+    lam = 0.5 * np.linalg.norm(Y * mask, 2)  # polar 2 at the origin
+    U1, V1 = cert.add_polar_column(Y, U, V, lam, mask=mask)
+    assert U1.shape == (6, 1) and V1.shape == (5, 1)
+    assert factorized_objective(Y, U1, V1, lam, mask) < factorized_objective(Y, U, V, lam, mask)
+    # exact line search: b = (u^T R v - lam) / |P(uv^T)|^2, so the gradient in b vanishes
+    R = Y * mask
+    b = float(np.linalg.norm(U1) * np.linalg.norm(V1))
+    D = np.outer(U1[:, 0], V1[:, 0]) / b
+    assert abs(-np.sum(R * D) + b * np.sum((D * mask) ** 2) + lam) < 1e-10
+    # polar below 1: nothing to add
+    U2, V2 = cert.add_polar_column(Y, U, V, 2.0 * np.linalg.norm(Y, 2))
+    assert np.all(U2 == 0) and np.all(V2 == 0)
+
+
+def test_polar_power_finds_sigma_1_and_a_lower_bound_on_the_cp_polar():
+    g = np.random.default_rng(6)
+    Z = g.normal(size=(7, 5))
+    val, ok = cert.polar_power(Z, seed=1)
+    assert ok and abs(val - np.linalg.norm(Z, 2)) < 1e-10 * val
+    # a rank-one tensor: the polar is its norm, and the power method reaches it
+    a, b, c = (x / np.linalg.norm(x) for x in g.normal(size=(3, 4)))
+    T = 3.0 * np.einsum("i,j,k->ijk", a, b, c)
+    val, ok = cert.polar_power(T, seed=2)
+    assert ok and abs(val - 3.0) < 1e-10
+    # a random tensor: never above the best rank-one value found from many starts
+    T = g.normal(size=(4, 4, 4))
+    vals = [cert.polar_power(T, seed=s)[0] for s in range(20)]
+    unfold_bound = np.linalg.norm(T.reshape(4, 16), 2)  # sup over unit u and unit (v w)
+    assert max(vals) <= unfold_bound + 1e-12
+    assert cert.polar_power(T, seed=3) == cert.polar_power(T, seed=3)
+
+
+def test_polar_power_reports_non_convergence_and_bad_input():
+    val, ok = cert.polar_power(np.random.default_rng(0).normal(size=(5, 5, 5)), seed=0, max_iter=1)
+    assert not ok and val > 0
+    with pytest.raises(ValueError, match="order 2 or 3"):
+        cert.polar_power(np.ones(3), seed=0)
+    with pytest.raises(ValueError, match="order 2 or 3"):
+        cert.polar_power(np.full((2, 2), np.nan), seed=0)

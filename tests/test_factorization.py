@@ -150,3 +150,74 @@ def test_numpy_integer_lam_is_a_number():
     assert np.array_equal(fz.svt(Y, np.int64(2)), fz.svt(Y, 2.0))
     with pytest.raises(TypeError, match="lam must be a real number"):
         fz.svt(Y, "2")
+
+
+def test_factorized_hessian_matches_autograd_and_finite_differences():
+    torch = pytest.importorskip("torch")
+    g = np.random.default_rng(3)
+    Y, U, V = g.normal(size=(5, 4)), g.normal(size=(5, 2)), g.normal(size=(4, 2))
+    mask = g.random((5, 4)) < 0.6
+    lam = 0.3
+    H = fz.factorized_hessian(Y, U, V, lam, mask=mask)
+    Yt, Mt = torch.tensor(Y), torch.tensor(mask, dtype=torch.float64)
+
+    def f(th):
+        Ut, Vt = th[:10].reshape(5, 2), th[10:].reshape(4, 2)
+        return 0.5 * ((Mt * (Yt - Ut @ Vt.T)) ** 2).sum() + 0.5 * lam * (th**2).sum()
+
+    th = torch.tensor(np.concatenate([U.ravel(), V.ravel()]))
+    ref = torch.autograd.functional.hessian(f, th).numpy()
+    np.testing.assert_allclose(H, ref, atol=1e-12)
+    np.testing.assert_allclose(H, H.T)
+    # no mask: the same as an all-true mask
+    np.testing.assert_allclose(
+        fz.factorized_hessian(Y, U, V, lam), fz.factorized_hessian(Y, U, V, lam, mask=np.ones((5, 4), bool))
+    )
+
+
+def test_factorized_hessian_zero_column_block_is_lam_minus_singular_values():
+    # at a padded zero column the block [[lam I, -R], [-R^T, lam I]] has smallest
+    # eigenvalue lam - sigma_1(R)
+    g = np.random.default_rng(4)
+    Y = g.normal(size=(4, 3))
+    U, V = np.zeros((4, 1)), np.zeros((3, 1))
+    eig = np.linalg.eigvalsh(fz.factorized_hessian(Y, U, V, 0.2))
+    assert abs(eig[0] - (0.2 - np.linalg.norm(Y, 2))) < 1e-12
+
+
+def test_factorized_hessian_errors():
+    with pytest.raises(ValueError, match="U and V"):
+        fz.factorized_hessian(np.ones((3, 2)), np.ones((2, 1)), np.ones((2, 1)), 0.1)
+    with pytest.raises(ValueError, match="lam"):
+        fz.factorized_hessian(np.ones((2, 2)), np.ones((2, 1)), np.ones((2, 1)), -1.0)
+    with pytest.raises(ValueError, match="mask"):
+        fz.factorized_hessian(np.ones((2, 2)), np.ones((2, 1)), np.ones((2, 1)), 0.1, mask=np.ones((3, 3)))
+
+
+def test_factorized_gradient_matches_finite_differences():
+    g = np.random.default_rng(7)
+    Y, U, V = g.normal(size=(4, 3)), g.normal(size=(4, 2)), g.normal(size=(3, 2))
+    mask = g.random((4, 3)) < 0.7
+    lam = 0.4
+
+    def f(U, V):
+        return 0.5 * np.sum((mask * (Y - U @ V.T)) ** 2) + 0.5 * lam * (np.sum(U**2) + np.sum(V**2))
+
+    gU, gV = fz.factorized_gradient(Y, U, V, lam, mask=mask)
+    h = 1e-6
+    E = np.zeros_like(U)
+    E[1, 0] = h
+    assert abs((f(U + E, V) - f(U - E, V)) / (2 * h) - gU[1, 0]) < 1e-6
+    E = np.zeros_like(V)
+    E[2, 1] = h
+    assert abs((f(U, V + E) - f(U, V - E)) / (2 * h) - gV[2, 1]) < 1e-6
+
+
+def test_variational_norm_is_the_nuclear_norm_without_its_closed_form():
+    g = np.random.default_rng(8)
+    X = g.normal(size=(6, 2)) @ g.normal(size=(2, 5))
+    val = fz.variational_norm(X, seed=0)
+    assert abs(val - fz.nuclear_norm(X)) < 1e-6 * fz.nuclear_norm(X)
+    assert fz.variational_norm(X, seed=1) == fz.variational_norm(X, seed=1)
+    with pytest.raises(ValueError, match="rho"):
+        fz.variational_norm(X, seed=0, rho=-1.0)

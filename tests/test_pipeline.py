@@ -325,7 +325,7 @@ def test_report_counts_by_kind_lists_disagreements_and_never_counts_settings(tmp
     table = stage_book.claims_table("full", tmp_path, claims)
     assert "3 claims checked, **1 failed**; 1 settings" in table
     row = next(line for line in table.splitlines() if line.startswith("| [1."))
-    assert row.endswith("| 0 | 0 | 1 | 0 | 1 | **1** |"), row
+    assert row.endswith("| 0 | 0 | 0 | 1 | 0 | 1 | **1** |"), row
     assert "**a correlation** (chapter 1). The paper: 0.76 (Table 1); ours: 0.1 [-0.2, 0.4]" in table
     assert f"(../notebooks/{stem}.ipynb#{claims_mod.slug(section)})" in table
     assert "**FAIL**: ours 0.5 does not satisfy ≥ 0.9" in table

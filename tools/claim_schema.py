@@ -16,6 +16,11 @@ Reproducibility report). A claim is a mapping with the keys
                                   be checked (the chapter then says so)
                     theory        a prediction computed in the book from a stated formula;
                                   needs ``reference_key`` (glued), never a typed value
+                    prediction    a qualitative prediction stated before the run ("some
+                                  start gets stuck", "training at least halves it"),
+                                  checked by a typed bound ({min: 1}, {max: 0.5}) whose
+                                  reason ``reference`` gives; never dressed as a glued
+                                  reference
                     identity      an exact mathematical identity, checked to rounding
                     planted       recovery of a planted ground truth
                     disagreement  a measured difference from the paper: ``where``,
@@ -54,10 +59,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CLAIMS_FILE = ROOT / "tests" / "claims.yml"
 GLUE_PREFIX = "application/papermill.record/"
-KINDS = ("paper", "theory", "identity", "planted", "disagreement", "setting")
+KINDS = ("paper", "theory", "prediction", "identity", "planted", "disagreement", "setting")
 VERDICTS = {
     "paper": "reproduced",
     "theory": "confirmed",
+    "prediction": "as predicted",
     "identity": "exact",
     "planted": "recovered",
     "disagreement": "disagrees (explained)",
@@ -66,6 +72,7 @@ COMMON = ("id", "notebook", "section", "key", "kind", "claim", "runs")
 REQUIRED = {
     "paper": ("source", "where", "reference", "rule", "fails_if", "failure"),
     "theory": ("source", "reference_key", "rule", "fails_if", "failure"),
+    "prediction": ("source", "reference", "rule", "fails_if", "failure"),
     "identity": ("source", "reference", "rule", "fails_if", "failure"),
     "planted": ("source", "reference", "rule", "fails_if", "failure"),
     "disagreement": (

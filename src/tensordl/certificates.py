@@ -26,6 +26,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.optimize
 import scipy.sparse.linalg
 
 from ._checks import as_float, as_int, as_matrix, as_samples
@@ -42,7 +43,9 @@ __all__ = [
     "polar",
     "tensor_norm",
     "certify",
+    "add_polar_column",
     "grow_rank",
+    "polar_power",
     "relu_net",
     "relu_polar",
     "certify_relu",
@@ -221,6 +224,111 @@ def certify(Y, factors, lam, mask=None, norms=("l2", "l2"), tol=1e-4):
     )
 
 
+def add_polar_column(Y, U, V, lam, mask=None):
+    """Append the polar's maximiser as a new column, sized by an exact line search.
+
+    The step of the meta-algorithm (``(l2, l2)``): with ``R = P(Y - U V^T)`` and
+    ``(u, v)`` its top singular pair, the new column is ``sqrt(b) (u, v)`` with
+    ``b = max((u^T R v - lam) / ||P(u v^T)||^2, 0)``, the minimiser of
+    ``1/2 ||R - b P(u v^T)||^2 + lam b``. ``b > 0`` exactly when the polar
+    ``||R||_op / lam`` exceeds 1. Used by ``grow_rank`` and by
+    ``notebooks/03_global_optimality_certificates.md`` (one escape step).
+
+    Parameters
+    ----------
+    Y : ndarray of shape (m, n)
+    U : ndarray of shape (m, r)
+    V : ndarray of shape (n, r)
+    lam : float
+        ``lam >= 0``.
+    mask : ndarray of bool of shape (m, n), optional
+
+    Returns
+    -------
+    U, V : ndarray of shapes (m, r + 1) and (n, r + 1)
+
+    Examples
+    --------
+    >>> U, V = add_polar_column(np.diag([3.0, 1.0]), np.zeros((2, 0)), np.zeros((2, 0)), 1.0)
+    >>> np.round(np.abs(U @ V.T), 12)
+    array([[2., 0.],
+           [0., 0.]])
+    """
+    Y, U, V = _check_factors(Y, U, V)
+    lam = _as_lam(lam)
+    mask = _as_mask(mask, Y.shape)
+    P = np.ones(Y.shape, dtype=bool) if mask is None else mask
+    R = (Y - U @ V.T) * P
+    _, u, v = polar(R, return_maximizer=True)
+    step = (u @ R @ v - lam) / np.sum((np.outer(u, v) * P) ** 2)
+    b = np.sqrt(max(step, 0.0))
+    return np.column_stack([U, b * u]), np.column_stack([V, b * v])
+
+
+def polar_power(T, seed, tol=1e-13, max_iter=20000):
+    """Alternating power method for ``sup T(u, v[, w])`` over unit vectors: a lower bound on the polar.
+
+    For a matrix (``T`` of order 2) the iteration ``u <- T v / |T v|``,
+    ``v <- T^T u / |T^T u|`` reaches ``sigma_1`` from almost every start; for a
+    third-order tensor (the CP polar, the spectral norm) the higher-order power
+    method ``u <- T(., v, w)`` and so on converges to a *local* maximum, so the
+    value is only a lower bound on the polar. Stops when the value changes by
+    at most ``tol`` relative. Used by
+    ``notebooks/03_global_optimality_certificates.md`` ("Is it easy to check?").
+
+    Parameters
+    ----------
+    T : ndarray of shape (m, n) or (m, n, k)
+    seed : int or numpy.random.Generator
+        The random start: ``v`` (order 2), ``v, w`` (order 3).
+    tol : float, default=1e-13
+    max_iter : int, default=20000
+
+    Returns
+    -------
+    value : float
+    converged : bool
+
+    Examples
+    --------
+    >>> val, ok = polar_power(np.diag([2.0, 1.0]), seed=0)
+    >>> round(val, 12), ok
+    (2.0, True)
+    """
+    T = np.asarray(T, dtype=np.float64)
+    if T.ndim not in (2, 3) or not np.all(np.isfinite(T)):
+        raise ValueError(f"T must be a finite array of order 2 or 3, got shape {T.shape}")
+    tol = as_float(tol, "tol", minimum=0)
+    max_iter = as_int(max_iter, "max_iter", minimum=1)
+    g = _rng(seed)
+    if T.ndim == 2:
+        v = g.normal(size=T.shape[1])
+        v /= np.linalg.norm(v)
+    else:
+        v, w = g.normal(size=T.shape[1]), g.normal(size=T.shape[2])
+        v, w = v / np.linalg.norm(v), w / np.linalg.norm(w)
+    val = 0.0
+    for _ in range(max_iter):
+        if T.ndim == 2:
+            u = T @ v
+            u /= np.linalg.norm(u)
+            x = T.T @ u
+            new = np.linalg.norm(x)
+            v = x / new
+        else:
+            u = np.einsum("ijk,j,k->i", T, v, w)
+            u /= np.linalg.norm(u)
+            v = np.einsum("ijk,i,k->j", T, u, w)
+            v /= np.linalg.norm(v)
+            x = np.einsum("ijk,i,j->k", T, u, v)
+            new = np.linalg.norm(x)
+            w = x / new
+        if abs(new - val) <= tol * new:
+            return float(new), True
+        val = new
+    return float(val), False
+
+
 @dataclass
 class GrowResult:
     """The outcome of ``grow_rank``: final factors and the history of the meta-algorithm."""
@@ -281,7 +389,6 @@ def grow_rank(Y, lam, seed, r0=1, max_rank=None, mask=None, tol=1e-4, descent_to
     max_rank = min(Y.shape) if max_rank is None else as_int(max_rank, "max_rank", minimum=r0)
     mask = _as_mask(mask, Y.shape)
     g = _rng(seed)
-    P = np.ones(Y.shape, dtype=bool) if mask is None else mask
     U = g.normal(0.0, 1e-2, (Y.shape[0], r0))
     V = g.normal(0.0, 1e-2, (Y.shape[1], r0))
     history = []
@@ -291,11 +398,7 @@ def grow_rank(Y, lam, seed, r0=1, max_rank=None, mask=None, tol=1e-4, descent_to
         history.append({"r": U.shape[1], "objective": cert.objective, "polar": cert.polar})
         if cert.certified or U.shape[1] >= max_rank:
             break
-        R = (Y - U @ V.T) * P
-        _, u, v = polar(R, return_maximizer=True)
-        step = (u @ R @ v - lam) / np.sum((np.outer(u, v) * P) ** 2)  # argmin_b 1/2||R - b P(uv^T)||^2 + lam b
-        U = np.column_stack([U, np.sqrt(max(step, 0.0)) * u])
-        V = np.column_stack([V, np.sqrt(max(step, 0.0)) * v])
+        U, V = add_polar_column(Y, U, V, lam, mask=mask)
     if not cert.certified:
         _warn_uncertified(
             f"grow_rank stopped at max_rank={max_rank} without a certificate (polar {cert.polar:.4g} > 1)"

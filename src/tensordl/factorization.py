@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg
+import scipy.optimize
 
 from ._checks import as_float, as_int, as_matrix
 from .data import rng as _rng
@@ -35,6 +36,9 @@ __all__ = [
     "balanced_factors",
     "convex_objective",
     "factorized_objective",
+    "factorized_hessian",
+    "factorized_gradient",
+    "variational_norm",
     "solve_convex",
     "solve_factorized",
     "factorize_gd",
@@ -218,6 +222,137 @@ def factorized_objective(Y, U, V, lam, mask=None):
     if mask is not None:
         R = R * _as_mask(mask, Y.shape)
     return float(0.5 * np.sum(R**2) + 0.5 * _as_lam(lam) * (np.sum(U**2) + np.sum(V**2)))
+
+
+def factorized_hessian(Y, U, V, lam, mask=None):
+    """The Hessian of ``1/2 ||P(Y - U V^T)||^2 + lam/2 (||U||_F^2 + ||V||_F^2)``.
+
+    In closed form, with ``E = P(U V^T - Y)`` and ``M`` the mask:
+    ``d2f/dU_ik dU_i'k' = [i = i'] sum_j M_ij V_jk V_jk' + lam [ik = i'k']``,
+    ``d2f/dV_jk dV_j'k' = [j = j'] sum_i M_ij U_ik U_ik' + lam [jk = j'k']`` and
+    ``d2f/dU_ik dV_jk' = M_ij U_ik' V_jk + [k = k'] E_ij``. The variables are
+    ``(U.ravel(), V.ravel())`` (row-major), as in ``solve_factorized``'s ``init``.
+    Used by ``notebooks/03_global_optimality_certificates.md`` to tell local minima
+    from saddles.
+
+    Parameters
+    ----------
+    Y : ndarray of shape (m, n)
+    U : ndarray of shape (m, r)
+    V : ndarray of shape (n, r)
+    lam : float
+        ``lam >= 0``.
+    mask : ndarray of bool of shape (m, n), optional
+        Observed entries; all when omitted.
+
+    Returns
+    -------
+    ndarray of shape ((m + n) r, (m + n) r)
+        Symmetric.
+
+    Examples
+    --------
+    At the origin of the scalar problem the eigenvalues are ``lam -+ |y|``:
+
+    >>> H = factorized_hessian(np.array([[2.0]]), np.zeros((1, 1)), np.zeros((1, 1)), 0.5)
+    >>> np.linalg.eigvalsh(H)
+    array([-1.5,  2.5])
+    """
+    Y, U, V = _check_factors(Y, U, V)
+    lam = _as_lam(lam)
+    mask = _as_mask(mask, Y.shape)
+    M = np.ones(Y.shape) if mask is None else mask.astype(float)
+    (m, r), n = U.shape, V.shape[0]
+    E = M * (U @ V.T - Y)
+    Huu = np.einsum("ij,jk,jl->ikl", M, V, V)  # (m, r, r): one block per row i
+    Hvv = np.einsum("ij,ik,il->jkl", M, U, U)  # (n, r, r): one block per row j
+    Huv = np.einsum("ij,il,jk->ikjl", M, U, V) + np.einsum("ij,kl->ikjl", E, np.eye(r))
+    H = np.zeros(((m + n) * r, (m + n) * r))
+    for i in range(m):
+        H[i * r : (i + 1) * r, i * r : (i + 1) * r] = Huu[i]
+    for j in range(n):
+        b = (m + j) * r
+        H[b : b + r, b : b + r] = Hvv[j]
+    H[: m * r, m * r :] = Huv.reshape(m * r, n * r)
+    H[m * r :, : m * r] = H[: m * r, m * r :].T
+    return H + lam * np.eye((m + n) * r)
+
+
+def factorized_gradient(Y, U, V, lam, mask=None):
+    """The gradient of ``1/2 ||P(Y - U V^T)||^2 + lam/2 (||U||_F^2 + ||V||_F^2)``.
+
+    ``(lam U - R V, lam V - R^T U)`` with ``R = P(Y - U V^T)``. Used by
+    ``notebooks/03_global_optimality_certificates.md`` (stationarity of stuck points).
+
+    Returns
+    -------
+    gU, gV : ndarray of shapes (m, r) and (n, r)
+
+    Examples
+    --------
+    >>> gU, gV = factorized_gradient(np.array([[2.0]]), np.ones((1, 1)), np.ones((1, 1)), 1.0)
+    >>> float(gU[0, 0]), float(gV[0, 0])
+    (0.0, 0.0)
+    """
+    Y, U, V = _check_factors(Y, U, V)
+    lam = _as_lam(lam)
+    mask = _as_mask(mask, Y.shape)
+    R = Y - U @ V.T if mask is None else np.where(mask, Y - U @ V.T, 0.0)
+    return lam * U - R @ V, lam * V - R.T @ U
+
+
+def variational_norm(X, seed, rho=1.0, tol=1e-8, max_rounds=50):
+    """``min 1/2 (||U||_F^2 + ||V||_F^2)`` over ``U V^T = X``: the nuclear norm by its variational definition.
+
+    An augmented Lagrangian from a random start with ``min(m, n)`` columns:
+    L-BFGS on ``1/2 |theta|^2 - <Lam, E> + rho/2 |E|^2`` (``E = U V^T - X``), then
+    ``Lam <- Lam - rho E``, until ``|E| <= tol |X|``. It never uses the closed
+    form, so it can test the Proposition [H-V] (convexity, degree) on values that
+    no formula produced. Used by ``notebooks/03_global_optimality_certificates.md``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (m, n)
+    seed : int or numpy.random.Generator
+        The random start.
+    rho : float, default=1.0
+    tol : float, default=1e-8
+        Relative constraint violation at which to stop.
+    max_rounds : int, default=50
+        Multiplier updates at most.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(variational_norm(np.diag([3.0, 1.0]), seed=0), 6)
+    4.0
+    """
+    X = as_matrix(X, "X")
+    rho = as_float(rho, "rho", minimum=0)
+    tol = as_float(tol, "tol", minimum=0)
+    max_rounds = as_int(max_rounds, "max_rounds", minimum=1)
+    g = _rng(seed)
+    (m, n), k = X.shape, min(X.shape)
+    th, Lam = g.normal(size=(m + n) * k), np.zeros_like(X)
+
+    def f(th):
+        U, V = th[: m * k].reshape(m, k), th[m * k :].reshape(n, k)
+        E = U @ V.T - X
+        G = rho * E - Lam
+        val = 0.5 * th @ th - np.sum(Lam * E) + 0.5 * rho * np.sum(E * E)
+        return val, np.concatenate([(U + G @ V).ravel(), (V + G.T @ U).ravel()])
+
+    opts = {"gtol": 1e-9, "ftol": 1e-15, "maxiter": 2000}
+    for _ in range(max_rounds):
+        th = scipy.optimize.minimize(f, th, jac=True, method="L-BFGS-B", options=opts).x
+        E = th[: m * k].reshape(m, k) @ th[m * k :].reshape(n, k).T - X
+        Lam = Lam - rho * E
+        if np.linalg.norm(E) <= tol * np.linalg.norm(X):
+            break
+    return 0.5 * float(th @ th)
 
 
 def _check_factors(Y, U, V):
