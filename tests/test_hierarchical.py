@@ -279,3 +279,80 @@ def test_log_forward_equals_forward_and_scales_exactly_where_forward_underflows(
         assert torch.all(big(Phi_big) == 0)
     assert torch.equal(s1, s2) and torch.all(torch.isfinite(l2))
     assert torch.allclose(l2 - l1, torch.full_like(l1, 1024 * np.log(1e-3)), rtol=1e-12, atol=1e-8)
+
+
+def test_cp_als_batch_recovers_planted_cp_tensors_and_matches_parafac():
+    g = np.random.default_rng(11)
+    # planted: exact rank-2 tensors of order 3 and 4 are fitted to rounding from some start
+    for dims in [(5, 4, 3), (3, 3, 3, 3)]:
+        T = np.stack([tl.cp_to_tensor((None, [g.standard_normal((m, 2)) for m in dims])) for _ in range(3)])
+        err = dec.cp_als_batch(T, 2, seed=0, n_starts=6, n_iter=3000)
+        assert err.shape == (3, 6) and np.all(err.min(axis=1) < 1e-6)
+    # oracle: on rank one (ALS converges to the best rank-one fit from almost every start) the best
+    # error equals tensorly's parafac, and no fit beats the Eckart-Young bound
+    A = np.stack([dec.random_ht(4, 3, 2, seed=s) for s in range(3)])
+    err = dec.cp_als_batch(A, 1, seed=1, n_starts=3, n_iter=3000).min(axis=1)
+    ref = [min(np.linalg.norm(tl.cp_to_tensor(parafac(tl.tensor(a), 1, init="random", random_state=s,
+                                                       n_iter_max=3000, tol=1e-14)) - a) / np.linalg.norm(a)
+               for s in range(3)) for a in A]
+    assert np.allclose(err, ref, rtol=1e-6, atol=0)
+    assert np.all(err >= np.array([dec.eckart_young_bound(a, 1) for a in A]) * (1 - 1e-12))
+
+
+def test_cp_als_batch_same_seed_same_answer():
+    A = np.stack([dec.random_ht(4, 3, 2, seed=s) for s in range(4)])
+    e1 = dec.cp_als_batch(A, 2, seed=3, n_starts=2, n_iter=50)
+    assert np.array_equal(e1, dec.cp_als_batch(A, 2, seed=3, n_starts=2, n_iter=50))
+    assert not np.array_equal(e1, dec.cp_als_batch(A, 2, seed=4, n_starts=2, n_iter=50))
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        (lambda: dec.cp_als_batch(np.ones((2, 3)), 1, seed=0), ValueError, r"shape \(B, M_1"),
+        (lambda: dec.cp_als_batch(np.zeros((1, 2, 2)), 1, seed=0), ValueError, "nonzero"),
+        (lambda: dec.cp_als_batch(np.full((1, 2, 2), np.nan), 1, seed=0), ValueError, "finite"),
+        (lambda: dec.cp_als_batch(np.ones((1, 2, 2)), 0, seed=0), ValueError, "rank must be at least 1"),
+        (lambda: dec.cp_als_batch(np.ones((1, 2, 2)), 1, seed=0, n_starts=0), ValueError, "n_starts"),
+        (lambda: dec.cp_als_batch(np.ones((1, 2, 2)), 1, seed=0, tol=-1.0), ValueError, "tol must be"),
+        (lambda: dec.cp_als_batch(np.ones((1,) + (1,) * 11), 1, seed=0), ValueError, "order N <= 10"),
+    ],
+)
+def test_cp_als_batch_errors_name_the_argument(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+@pytest.mark.parametrize("kind", ["shallow", "deep"])
+def test_log_space_loss_has_grad_h_over_h_and_per_input_scale_free_gradients(kind):
+    """What chapter 5 says of a loss on log|h|: its gradient is grad h / h, finite where h underflows,
+    and an input's contribution does not depend on its scale (relative, not absolute, errors)."""
+    N = 64
+    net = (convac.ShallowConvAC(N, 3, K=4, seed=2) if kind == "shallow"
+           else convac.DeepConvAC(N, 3, [2] * 6, seed=2))
+    g = torch.Generator().manual_seed(3)
+    Phi = torch.randn(1, N, 3, dtype=torch.float64, generator=g)
+    params = list(net.parameters())
+
+    def grads(value):
+        return torch.cat([v.reshape(-1) for v in torch.autograd.grad(value, params)])
+
+    h = net(Phi)[0, 0]
+    assert h != 0 and torch.isfinite(h)
+    grad_h_over_h = grads(h) / h.detach()
+    # features scaled by 1e-6: h scales by 1e-6^N = 1e-384 and underflows, log|h| does not
+    tiny = Phi * 1e-6
+    assert net(tiny)[0, 0] == 0 and torch.all(grads(net(tiny)[0, 0]) == 0)
+    log_tiny = net.log_forward(tiny)[1][0, 0]
+    assert torch.isfinite(log_tiny)
+    assert torch.allclose(log_tiny, torch.log(h.abs()) + N * np.log(1e-6), rtol=1e-12, atol=0)
+    assert torch.allclose(grads(log_tiny), grad_h_over_h, rtol=1e-8, atol=1e-12)
+    # per-input gradient of the squared log loss against a target y = 2 h: the same at any scale s
+    # of the input (target scaled alike, y(s x) = s^N y(x)); the squared loss on h scales as s^(2N)
+    s = 1.5
+    for_log = [grads(0.5 * (net.log_forward(Phi * c)[1][0, 0] - torch.log(2 * h.detach().abs() * c**N)) ** 2)
+               for c in (1.0, s)]
+    assert torch.allclose(for_log[0], for_log[1], rtol=1e-8, atol=1e-12)
+    for_sq = [grads(0.5 * (net(Phi * c)[0, 0] - 2 * h.detach() * c**N) ** 2) for c in (1.0, s)]
+    ratio = for_sq[1].norm() / for_sq[0].norm()
+    assert torch.isclose(ratio, torch.tensor(s ** (2 * N), dtype=torch.float64), rtol=1e-6)
