@@ -512,3 +512,89 @@ def test_bootstrap_corr_errors_name_the_argument():
         paths.resampled_corr_se(np.ones((15, len(groups))), Ta, Tb, batches=10)
     with pytest.raises(TypeError, match="terms_a"):
         paths.iid_bootstrap_corr("x", Tb)
+
+def _masked_forward(W, b, X, gates, a):
+    """Oracle for scaling_polynomial: the network with every parameter times a, gates held fixed."""
+    h = X
+    for k, (w, v) in enumerate(zip(W, b)):
+        h = a * (h @ w.T + v)
+        if k < len(W) - 1:
+            h = h * gates[k]
+    return h
+
+
+@pytest.mark.parametrize("widths", [[3, 1], [4, 5, 2], [3, 4, 4, 4, 2], [2, 3, 2, 3, 2, 1]])
+def test_scaling_polynomial_against_masked_forward_interpolation(widths):
+    # any gates, not only the network's own: d + 1 values of the masked network fix its polynomial
+    g = np.random.default_rng(41)
+    W, b = data.random_network(widths, seed=g, biases=True, bias_scale=0.5)
+    X = data.random_inputs(6, widths[0], seed=g)
+    gates = [g.random((6, w)) < 0.6 for w in widths[1:-1]]
+    C = paths.scaling_polynomial(W, X, gates, biases=b)
+    d = len(W)
+    assert C.shape == (d + 1, 6, widths[-1]) and np.all(C[0] == 0.0)
+    nodes = np.cos(np.pi * (np.arange(d + 1) + 0.5) / (d + 1))  # Chebyshev nodes, well conditioned
+    vals = np.array([_masked_forward(W, b, X, gates, a) for a in nodes])
+    coef = np.linalg.solve(np.vander(nodes, d + 1, increasing=True), vals.reshape(d + 1, -1))
+    assert np.max(np.abs(coef.reshape(C.shape) - C)) < 1e-12 * max(1.0, np.abs(C).max())
+
+
+def test_scaling_polynomial_is_the_network_where_its_own_gates_hold():
+    W, b = data.random_network([4, 6, 6, 1], seed=42, biases=True, bias_scale=0.5)
+    x = data.random_inputs(1, 4, seed=43)
+    gates = [z > 0 for z in paths.preactivations(W, x, biases=b)[:-1]]
+    C = paths.scaling_polynomial(W, x, gates, biases=b)
+    checked = 0
+    for a in np.linspace(0.8, 1.25, 46):
+        Wa, ba = [a * w for w in W], [a * v for v in b]
+        same = all(np.array_equal(z > 0, g) for z, g in zip(paths.preactivations(Wa, x, biases=ba), gates))
+        if same:
+            phi = paths.forward(Wa, x, biases=ba)[0, 0]
+            assert abs(np.polynomial.polynomial.polyval(a, C[:, 0, 0]) - phi) < 1e-13 * max(1.0, abs(phi))
+            checked += 1
+    assert checked >= 2  # a = 1 at least, and its neighbours unless a gate flips right there
+
+
+def test_scaling_polynomial_top_coefficient_is_the_masked_path_sum_and_bias_free_is_homogeneous():
+    widths = [3, 4, 5, 2]
+    W, b = data.random_network(widths, seed=44, biases=True)
+    X = data.random_inputs(5, 3, seed=45)
+    g = np.random.default_rng(46)
+    gates = [g.random((5, w)) < 0.5 for w in widths[1:-1]]
+    C = paths.scaling_polynomial(W, X, gates, biases=b)
+    # degree d: the open paths of the bias-free network on (x, 1), b_1 the weights of the constant 1
+    aug = [np.hstack([W[0], b[0][:, None]])] + W[1:]
+    Xa = np.hstack([X, np.ones((5, 1))])
+    rows = paths.enumerate_paths([4] + widths[1:])
+    T = paths.path_tensor(aug).reshape(-1)  # rows in enumerate_paths order
+    for s in range(5):
+        open_ = np.all([gates[K - 1][s, rows[:, K]] for K in range(1, len(widths) - 1)], axis=0)
+        ref = np.array([np.sum((T * Xa[s, rows[:, 0]] * open_)[rows[:, -1] == j]) for j in range(2)])
+        assert np.allclose(C[-1, s], ref, rtol=1e-13, atol=1e-13)
+    # no biases: only degree d, and with the network's own gates it is the network itself
+    own = [z > 0 for z in paths.preactivations(W, X)[:-1]]
+    C0 = paths.scaling_polynomial(W, X, own)
+    assert np.all(C0[:-1] == 0.0) and rel_err(C0[-1], paths.forward(W, X)) < 1e-14
+
+
+def test_scaling_polynomial_dead_layer_leaves_only_the_biases_above_it():
+    W, b = data.random_network([3, 4, 4, 4, 1], seed=47, biases=True)
+    X = data.random_inputs(2, 3, seed=48)
+    gates = [np.ones((2, 4), bool), np.zeros((2, 4), bool), np.ones((2, 4), bool)]
+    C = paths.scaling_polynomial(W, X, gates, biases=b)
+    # layer 2 closed: only the biases of layers 3 (degree 2) and 4 (degree 1) reach the output
+    assert np.all(C[3:] == 0.0) and np.all(C[0] == 0.0)
+    assert np.allclose(C[1, :, 0], b[3][0]) and np.allclose(C[2, :, 0], (W[3] @ b[2])[0])
+
+
+def test_scaling_polynomial_bad_gates():
+    W = data.random_network([3, 4, 2], seed=49)
+    X = np.ones((2, 3))
+    with pytest.raises(ValueError, match="gates"):
+        paths.scaling_polynomial(W, X, [])
+    with pytest.raises(ValueError, match="gates\\[0\\]"):
+        paths.scaling_polynomial(W, X, [np.ones((2, 5), bool)])
+    with pytest.raises(ValueError, match="gates\\[0\\]"):
+        paths.scaling_polynomial(W, X, [np.ones((2, 4))])
+    with pytest.raises(ValueError, match="biases"):
+        paths.scaling_polynomial(W, X, [np.ones((2, 4), bool)], biases=[np.ones(4)])

@@ -53,6 +53,7 @@ __all__ = [
     "resampled_corr_se",
     "path_norm",
     "gate_flips",
+    "scaling_polynomial",
 ]
 
 #: Largest number of (path, sample) pairs that ``path_sum``, ``path_gates`` and
@@ -549,6 +550,76 @@ def gate_flips(weights, direction, x, interval=(-1.0, 1.0), n_grid=2001):
                 b = mid
         flips.append(0.5 * (a + b))
     return np.asarray(flips)
+
+
+def scaling_polynomial(weights, X, gates, biases=None):
+    """Coefficients in ``alpha`` of ``Phi(x; alpha * Theta)`` with the hidden gates frozen.
+
+    Multiply every weight and every bias by ``alpha`` and hold the ReLU gates at
+    ``gates`` (diagonal 0/1 masks ``D_K``). Then ``z_1 = alpha (W_1 x + b_1)``,
+    ``z_{K+1} = alpha (W_{K+1} D_K z_K + b_{K+1})``, and the output is the
+    polynomial ``sum_{m=0}^{d} C[m] alpha^m`` with
+
+        C[0] = 0,
+        C[d] = W_d D_{d-1} ... D_1 (W_1 x + b_1),
+        C[m] = W_d D_{d-1} ... D_k b_k,  k = d - m + 1  (0 < m < d; 1-based layers),
+
+    so the bias of layer ``k`` enters with degree ``d - k + 1``. ``C[d]`` is the
+    sum over the open paths (gated by ``D``) of the bias-free network whose input
+    ``x`` is extended by a constant 1 with weights ``b_1``: the first layer's bias
+    scales like its weights. The arrays of
+    coefficients are propagated layer by layer (each layer raises every degree
+    by one), exactly, with no fit. Where the gates are those of the network
+    itself, on an interval of ``alpha`` where they do not change, the polynomial
+    is the network's output there.
+
+    Parameters
+    ----------
+    weights : list of ndarray
+        Weight ``k`` has shape ``(width[k+1], width[k])``.
+    X : ndarray of shape (n, width[0])
+    gates : list of ndarray of bool
+        ``d - 1`` arrays, entry ``K-1`` of shape ``(n, width[K])``: which hidden
+        units of layer ``K`` pass, per sample (the layout of ``unit_gates``).
+    biases : list of ndarray, optional
+        Bias ``k`` has shape ``(width[k+1],)``; zero when omitted.
+
+    Returns
+    -------
+    ndarray of shape (d + 1, n, width[d])
+        ``C[m]`` is the coefficient of ``alpha^m``.
+
+    Examples
+    --------
+    ``Phi = alpha * 2 * relu(alpha (x + 0.5)) + alpha * 1`` at ``x = 1``, unit active:
+
+    >>> W = [np.array([[1.0]]), np.array([[2.0]])]
+    >>> b = [np.array([0.5]), np.array([1.0])]
+    >>> scaling_polynomial(W, np.array([[1.0]]), [np.array([[True]])], biases=b).ravel()
+    array([0., 1., 3.])
+    """
+    mats, widths = as_weights(weights)
+    X = as_matrix(X, "X", n_cols=widths[0])
+    bs = _as_biases(biases, widths)
+    depth, n = len(mats), X.shape[0]
+    if isinstance(gates, np.ndarray) or len(gates) != depth - 1:
+        raise ValueError(f"gates must be a list of {depth - 1} arrays, one per hidden layer")
+    masks = []
+    for K, g in enumerate(gates, start=1):
+        g = np.asarray(g)
+        if g.shape != (n, widths[K]) or g.dtype != np.bool_:
+            raise ValueError(
+                f"gates[{K - 1}] must be a bool array of shape ({n}, {widths[K]}), got {g.dtype} {g.shape}"
+            )
+        masks.append(g)
+    P = np.zeros((depth + 1, n, widths[0]))
+    P[0] = X  # h_0 = x has degree 0
+    for k, (W, b) in enumerate(zip(mats, bs)):
+        Q = np.zeros((depth + 1, n, widths[k + 1]))
+        Q[1:] = P[:-1] @ W.T  # alpha W h: every degree up by one
+        Q[1] += b  # alpha b
+        P = Q * masks[k] if k < depth - 1 else Q
+    return P
 
 
 def squared_loss_expansion(weights, X, Y):
