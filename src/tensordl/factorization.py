@@ -38,6 +38,10 @@ __all__ = [
     "solve_convex",
     "solve_factorized",
     "factorize_gd",
+    "gd_start",
+    "mode_dynamics",
+    "factorized_gradient",
+    "factorized_hessian",
 ]
 
 
@@ -422,10 +426,7 @@ def factorize_gd(Y, r, seed, lr=None, n_iter=2000):
     Y = as_matrix(Y, "Y")
     r = as_int(r, "r", minimum=1)
     n_iter = as_int(n_iter, "n_iter", minimum=1)
-    g = _rng(seed)
-    scale = np.sqrt(np.linalg.norm(Y, 2) / max(Y.shape)) * 1e-2
-    U = g.normal(0.0, scale, (Y.shape[0], r))
-    V = g.normal(0.0, scale, (Y.shape[1], r))
+    U, V = gd_start(Y, r, seed)
     if lr is None:
         lr = 0.2 / np.linalg.norm(Y, 2)
     errors = np.empty(n_iter + 1)
@@ -436,3 +437,114 @@ def factorize_gd(Y, r, seed, lr=None, n_iter=2000):
         R = Y - U @ V.T
         errors[it] = np.linalg.norm(R)
     return U, V, errors
+
+
+def gd_start(Y, r, seed):
+    """The small random start of ``factorize_gd``.
+
+    ``U`` and ``V`` have i.i.d. ``N(0, s^2)`` entries, ``s = 0.01 (||Y||_2 / max(m, n))^(1/2)``,
+    drawn from ``seed`` (``U`` first).
+
+    Examples
+    --------
+    >>> Y = np.outer([1.0, 2.0], [3.0, 1.0])
+    >>> U0, V0 = gd_start(Y, r=1, seed=0)
+    >>> U0.shape, V0.shape
+    ((2, 1), (2, 1))
+    """
+    Y = as_matrix(Y, "Y")
+    r = as_int(r, "r", minimum=1)
+    g = _rng(seed)
+    scale = np.sqrt(np.linalg.norm(Y, 2) / max(Y.shape)) * 1e-2
+    U = g.normal(0.0, scale, (Y.shape[0], r))
+    V = g.normal(0.0, scale, (Y.shape[1], r))
+    return U, V
+
+
+def mode_dynamics(sigma, c0, lr, n_iter):
+    """Gradient descent on one decoupled, balanced mode of ``factorize_gd``.
+
+    Minimises ``1/2 (sigma - a b)^2`` from ``a = b = c0^(1/2)`` with step ``lr``.
+
+    The linearised picture of ``factorize_gd`` near zero (Saxe, McClelland & Ganguli):
+    the component ``c = a b`` of ``U V^T`` along one singular pair grows by about
+    ``(1 + lr sigma)^2`` per step, then saturates at ``sigma``.
+
+    Returns
+    -------
+    c : ndarray of shape (n_iter + 1,)
+        ``a b`` after each step (``c[0] = c0``).
+
+    Examples
+    --------
+    >>> c = mode_dynamics(1.0, 1e-6, 0.1, 400)
+    >>> bool(abs(c[-1] - 1.0) < 1e-8)
+    True
+    """
+    sigma = as_float(sigma, "sigma", minimum=0)
+    c0 = as_float(c0, "c0", minimum=0)
+    lr = as_float(lr, "lr", minimum=0)
+    if lr == 0:
+        raise ValueError("lr must be positive")
+    n_iter = as_int(n_iter, "n_iter", minimum=1)
+    a = b = np.sqrt(c0)
+    c = np.empty(n_iter + 1)
+    c[0] = c0
+    for it in range(1, n_iter + 1):
+        step = lr * (sigma - a * b)
+        a, b = a + step * b, b + step * a
+        c[it] = a * b
+    return c
+
+
+def factorized_gradient(Y, U, V, lam, mask=None):
+    """Gradient of ``factorized_objective`` with respect to ``(U, V)``, as two arrays.
+
+    With ``R = P(Y - U V^T)``: ``(-R V + lam U, -R^T U + lam V)``.
+
+    Examples
+    --------
+    >>> gU, gV = factorized_gradient(np.eye(2), np.eye(2), np.eye(2), 1.0)
+    >>> float(np.abs(gU).max()), float(np.abs(gV).max())
+    (1.0, 1.0)
+    """
+    Y, U, V = _check_factors(Y, U, V)
+    lam = _as_lam(lam)
+    R = Y - U @ V.T
+    if mask is not None:
+        R = R * _as_mask(mask, Y.shape)
+    return -R @ V + lam * U, -R.T @ U + lam * V
+
+
+def factorized_hessian(Y, U, V, lam, mask=None):
+    """Hessian of ``factorized_objective`` in the variables ``(vec U, vec V)`` (row-major).
+
+    With ``P`` the 0/1 mask and ``R = P(Y - U V^T)``, the blocks are
+    ``d2F/dU_ia dU_kb = delta_ik (sum_j P_ij V_ja V_jb + lam delta_ab)``,
+    ``d2F/dV_ja dV_lb = delta_jl (sum_i P_ij U_ia U_ib + lam delta_ab)`` and
+    ``d2F/dU_ia dV_jb = P_ij U_ib V_ja - R_ij delta_ab``.
+
+    Examples
+    --------
+    >>> H = factorized_hessian(np.ones((1, 1)), np.ones((1, 1)), np.ones((1, 1)), 0.0)
+    >>> H.tolist()
+    [[1.0, 1.0], [1.0, 1.0]]
+    """
+    Y, U, V = _check_factors(Y, U, V)
+    lam = _as_lam(lam)
+    m, n, r = Y.shape[0], Y.shape[1], U.shape[1]
+    P = np.ones(Y.shape) if mask is None else _as_mask(mask, Y.shape).astype(float)
+    R = P * (Y - U @ V.T)
+    eye = np.eye(r)
+    H_uu = np.einsum("ij,ja,jb->iab", P, V, V) + lam * eye
+    H_vv = np.einsum("ij,ia,ib->jab", P, U, U) + lam * eye
+    H_uv = np.einsum("ij,ib,ja->iajb", P, U, V) - np.einsum("ij,ab->iajb", R, eye)
+    H = np.zeros((m * r + n * r,) * 2)
+    for i in range(m):
+        H[i * r : (i + 1) * r, i * r : (i + 1) * r] = H_uu[i]
+    for j in range(n):
+        k = m * r + j * r
+        H[k : k + r, k : k + r] = H_vv[j]
+    H[: m * r, m * r :] = H_uv.reshape(m * r, n * r)
+    H[m * r :, : m * r] = H[: m * r, m * r :].T
+    return H
