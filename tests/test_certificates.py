@@ -302,3 +302,21 @@ def test_polar_power_reports_non_convergence_and_bad_input():
         cert.polar_power(np.ones(3), seed=0)
     with pytest.raises(ValueError, match="order 2 or 3"):
         cert.polar_power(np.full((2, 2), np.nan), seed=0)
+
+
+def test_optimality_violation_zero_at_svt_one_at_x_equals_y():
+    g = np.random.default_rng(2)
+    Y = g.normal(size=(9, 7))
+    lam = 1.5
+    X = fz.svt(Y, lam)
+    viol, opn = cert.optimality_violation(Y, X, lam)
+    assert viol < 1e-12 and opn <= 1 + 1e-12
+    viol, opn = cert.optimality_violation(Y, Y, lam)
+    assert abs(viol - 1.0) < 1e-12 and opn == 0.0  # the bound alone would accept X = Y
+    # masked: APG's answer satisfies it, a perturbed one does not
+    M = g.random(Y.shape) < 0.6
+    Xm = fz.solve_convex(Y, 0.5, mask=M, method="apg", max_iter=20000, tol=1e-13)
+    assert cert.optimality_violation(Y, Xm, 0.5, M)[0] < 1e-6
+    assert cert.optimality_violation(Y, 1.1 * Xm, 0.5, M)[0] > 1e-2
+    with pytest.raises(ValueError, match="lam"):
+        cert.optimality_violation(Y, X, 0.0)

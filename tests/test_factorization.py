@@ -221,3 +221,63 @@ def test_variational_norm_is_the_nuclear_norm_without_its_closed_form():
     assert fz.variational_norm(X, seed=1) == fz.variational_norm(X, seed=1)
     with pytest.raises(ValueError, match="rho"):
         fz.variational_norm(X, seed=0, rho=-1.0)
+
+
+def test_gd_start_is_the_start_of_factorize_gd():
+    Y = planted(12, 9, 2, 0.1, 3)
+    U0, V0 = fz.gd_start(Y, 3, seed=5)
+    lr = 0.2 / np.linalg.norm(Y, 2)
+    R = Y - U0 @ V0.T
+    U1, V1, err = fz.factorize_gd(Y, 3, seed=5, n_iter=1)
+    np.testing.assert_allclose(U1, U0 + lr * R @ V0, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(V1, V0 + lr * R.T @ U0, rtol=0, atol=1e-15)
+    assert err[0] == np.linalg.norm(R)
+
+
+def test_mode_dynamics_is_gradient_descent_on_a_rank_one_mode():
+    # a rank-one Y with a balanced rank-one start along its singular pair is one mode
+    u, v = np.array([0.6, 0.8]), np.array([1.0, 0.0, 0.0])
+    sigma, c0, lr = 2.0, 1e-4, 0.05
+    U, V = np.sqrt(c0) * u[:, None], np.sqrt(c0) * v[:, None]
+    Y = sigma * np.outer(u, v)
+    c = fz.mode_dynamics(sigma, c0, lr, 50)
+    for t in range(50):
+        R = Y - U @ V.T
+        U, V = U + lr * R @ V, V + lr * R.T @ U
+        assert abs(float(u @ U @ V.T @ v) - c[t + 1]) < 1e-12
+    # continuous-time limit: half of sigma after log(sigma / c0) / (2 sigma) time units
+    c = fz.mode_dynamics(sigma, c0, 1e-4, 40000)
+    t_half = np.argmax(c >= sigma / 2) * 1e-4
+    assert abs(t_half - np.log(sigma / c0 - 1) / (2 * sigma)) < 1e-3
+    with pytest.raises(ValueError, match="lr"):
+        fz.mode_dynamics(1.0, 1e-3, 0.0, 10)
+
+
+def test_factorized_gradient_and_hessian_match_finite_differences():
+    g = np.random.default_rng(7)
+    Y = g.normal(size=(5, 4))
+    M = g.random((5, 4)) < 0.6
+    U, V = g.normal(size=(5, 2)), g.normal(size=(4, 2))
+    lam, h = 0.3, 1e-6
+    z = np.concatenate([U.ravel(), V.ravel()])
+
+    def f(z):
+        return fz.factorized_objective(Y, z[:10].reshape(5, 2), z[10:].reshape(4, 2), lam, M)
+
+    def grad(z):
+        gU, gV = fz.factorized_gradient(Y, z[:10].reshape(5, 2), z[10:].reshape(4, 2), lam, M)
+        return np.concatenate([gU.ravel(), gV.ravel()])
+
+    fd = np.array([(f(z + h * e) - f(z - h * e)) / (2 * h) for e in np.eye(z.size)])
+    np.testing.assert_allclose(grad(z), fd, atol=1e-6)
+    H = fz.factorized_hessian(Y, U, V, lam, M)
+    H_fd = np.array([(grad(z + h * e) - grad(z - h * e)) / (2 * h) for e in np.eye(z.size)])
+    np.testing.assert_allclose(H, H_fd, atol=1e-6)
+    np.testing.assert_array_equal(H, H.T)
+
+
+def test_hessian_at_the_optimum_is_positive_semidefinite_with_the_rotation_null():
+    Y = planted(8, 6, 2, 0.0, 4)
+    U, V = fz.solve_factorized(Y, 0.1, r=2, seed=0, tol=1e-15, max_iter=20000)
+    ev = np.linalg.eigvalsh(fz.factorized_hessian(Y, U, V, 0.1))
+    assert ev[0] > -1e-8 and abs(ev[0]) < 1e-6 and ev[1] > 1e-4  # one rotation direction

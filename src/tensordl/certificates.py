@@ -3,6 +3,7 @@
 Slides: "Tensor Norms [Bach, Haeffele&Vidal]" (both), the homogeneous-maps slides,
 "Proposition [H-V]", both "Theorem [H-V]" slides and "Pros / Cons". Papers:
 Haeffele & Vidal (2015), Bach (2013). Used by
+``notebooks/02_matrix_factorization.md`` (``optimality_violation``) and
 ``notebooks/03_global_optimality_certificates.md``.
 
 For a factorization ``X = sum_i u_i v_i^T`` with regulariser
@@ -50,6 +51,7 @@ __all__ = [
     "relu_polar",
     "certify_relu",
     "grow_relu_network",
+    "optimality_violation",
 ]
 
 NORM_PAIRS = (("l2", "l2"), ("l1", "l2"), ("l2", "l1"), ("l1", "l1"))
@@ -921,3 +923,41 @@ def grow_relu_network(X, y, lam, seed, r0=1, max_units=50, tol=1e-3, max_iter=20
         _warn_uncertified(f"grow_relu_network stopped at {len(a)} units without a certificate "
                           f"(polar in [{cert.polar_lower:.6g}, {cert.polar_upper:.6g}], status {cert.status})")
     return ReluGrowResult(a, W, cert.certified, cert, history)
+
+
+def optimality_violation(Y, X, lam, mask=None, rel_tol=1e-8):
+    """Violation of the nuclear-norm optimality condition at ``X``, and ``||G||_op``.
+
+    ``X`` minimises ``1/2 ||P(Y - X)||_F^2 + lam ||X||_*`` iff ``G = P(Y - X) / lam``
+    is a subgradient of the nuclear norm at ``X = U S V^T`` (compact SVD):
+    ``G = U V^T + W`` with ``U^T W = 0``, ``W V = 0`` and ``||W||_op <= 1``. Returns
+    ``(max(||U^T W||_op, ||W V||_op, ||W||_op - 1), ||G||_op)``: the first is 0 at the
+    optimum; the bound ``||G||_op <= 1`` alone is necessary, not sufficient. Singular
+    values of ``X`` below ``rel_tol`` times the largest count as zero.
+
+    Examples
+    --------
+    >>> Y = np.diag([3.0, 0.5])
+    >>> round(optimality_violation(Y, np.diag([2.0, 0.0]), 1.0)[0], 12)
+    0.0
+    >>> optimality_violation(Y, Y, 1.0)[0]  # X = Y: G = 0 passes the bound only
+    1.0
+    """
+    Y = as_matrix(Y, "Y")
+    X = as_matrix(X, "X")
+    if X.shape != Y.shape:
+        raise ValueError(f"X must have the shape of Y {Y.shape}, got {X.shape}")
+    lam = _as_lam(lam)
+    if lam == 0:
+        raise ValueError("lam must be positive")
+    R = Y - X if mask is None else np.where(_as_mask(mask, Y.shape), Y - X, 0.0)
+    G = R / lam
+    U, sv, Vt = np.linalg.svd(X, full_matrices=False)
+    k = int(np.sum(sv > rel_tol * max(sv[0], 1e-300)))
+    W = G - U[:, :k] @ Vt[:k]
+    parts = (
+        np.linalg.norm(U[:, :k].T @ W, 2) if k else 0.0,
+        np.linalg.norm(W @ Vt[:k].T, 2) if k else 0.0,
+        np.linalg.norm(W, 2) - 1.0,
+    )
+    return float(max(parts)), float(np.linalg.norm(G, 2))

@@ -3,14 +3,15 @@
 Nothing here downloads anything: ``digits`` reads scikit-learn's bundled 8x8
 digits, and the generators draw from the ``seed`` they are given. Tests and
 notebooks build their instances here so that both use one oracle.
-Used by ``notebooks/01_networks_as_polynomials.md``.
+Used by ``notebooks/01_networks_as_polynomials.md`` and
+``notebooks/02_matrix_factorization.md``.
 """
 
 import numpy as np
 
 from ._checks import as_int
 
-__all__ = ["rng", "random_network", "random_inputs", "digits"]
+__all__ = ["rng", "random_network", "random_inputs", "digits", "low_rank_plus_noise", "two_block_mask"]
 
 
 def rng(seed):
@@ -91,3 +92,53 @@ def digits():
 
     bunch = load_digits()
     return bunch.data / 16.0, bunch.target
+
+
+def low_rank_plus_noise(m, n, rank, noise, seed):
+    """A planted rank-``rank`` matrix ``A B^T`` (Gaussian factors) plus Gaussian noise.
+
+    Returns ``(Y, signal)`` with ``Y = signal + noise * N``, ``N`` of i.i.d. standard
+    normal entries; ``A``, ``B`` and ``N`` are drawn in that order from ``seed``.
+
+    Examples
+    --------
+    >>> Y, S = low_rank_plus_noise(6, 5, 2, 0.0, seed=0)
+    >>> int(np.linalg.matrix_rank(S)), bool(np.array_equal(Y, S))
+    (2, True)
+    """
+    m = as_int(m, "m", minimum=1)
+    n = as_int(n, "n", minimum=1)
+    rank = as_int(rank, "rank", minimum=1)
+    if rank > min(m, n):
+        raise ValueError(f"rank must be at most min(m, n) = {min(m, n)}, got {rank}")
+    if not (np.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be a non-negative number, got {noise!r}")
+    g = rng(seed)
+    signal = g.normal(size=(m, rank)) @ g.normal(size=(rank, n))
+    return signal + noise * g.normal(size=(m, n)), signal
+
+
+def two_block_mask(m, n_link, seed):
+    """An ``m x m`` boolean mask with both diagonal blocks observed.
+
+    Besides the two diagonal blocks, ``n_link`` random entries of each off-diagonal
+    block are observed (drawn from ``seed``).
+
+    Examples
+    --------
+    >>> M = two_block_mask(4, 1, seed=0)
+    >>> int(M.sum()), bool(M[:2, :2].all() and M[2:, 2:].all())
+    (10, True)
+    """
+    m = as_int(m, "m", minimum=2)
+    h = m // 2
+    n_link = as_int(n_link, "n_link", minimum=0)
+    if n_link > h * (m - h):
+        raise ValueError(f"n_link must be at most {h * (m - h)}, got {n_link}")
+    g = rng(seed)
+    mask = np.zeros((m, m), dtype=bool)
+    mask[:h, :h] = mask[h:, h:] = True
+    for r0, c0 in [(0, h), (h, 0)]:
+        k = g.choice(h * h, n_link, replace=False)
+        mask[r0 + k // h, c0 + k % h] = True
+    return mask

@@ -42,6 +42,10 @@ __all__ = [
     "solve_convex",
     "solve_factorized",
     "factorize_gd",
+    "gd_start",
+    "mode_dynamics",
+    "factorized_gradient",
+    "factorized_hessian",
 ]
 
 
@@ -232,8 +236,8 @@ def factorized_hessian(Y, U, V, lam, mask=None):
     ``d2f/dV_jk dV_j'k' = [j = j'] sum_i M_ij U_ik U_ik' + lam [jk = j'k']`` and
     ``d2f/dU_ik dV_jk' = M_ij U_ik' V_jk + [k = k'] E_ij``. The variables are
     ``(U.ravel(), V.ravel())`` (row-major), as in ``solve_factorized``'s ``init``.
-    Used by ``notebooks/03_global_optimality_certificates.md`` to tell local minima
-    from saddles.
+    Used by ``notebooks/02_matrix_factorization.md`` and
+    ``notebooks/03_global_optimality_certificates.md`` to tell local minima from saddles.
 
     Parameters
     ----------
@@ -282,6 +286,7 @@ def factorized_gradient(Y, U, V, lam, mask=None):
     """The gradient of ``1/2 ||P(Y - U V^T)||^2 + lam/2 (||U||_F^2 + ||V||_F^2)``.
 
     ``(lam U - R V, lam V - R^T U)`` with ``R = P(Y - U V^T)``. Used by
+    ``notebooks/02_matrix_factorization.md`` and
     ``notebooks/03_global_optimality_certificates.md`` (stationarity of stuck points).
 
     Returns
@@ -557,10 +562,7 @@ def factorize_gd(Y, r, seed, lr=None, n_iter=2000):
     Y = as_matrix(Y, "Y")
     r = as_int(r, "r", minimum=1)
     n_iter = as_int(n_iter, "n_iter", minimum=1)
-    g = _rng(seed)
-    scale = np.sqrt(np.linalg.norm(Y, 2) / max(Y.shape)) * 1e-2
-    U = g.normal(0.0, scale, (Y.shape[0], r))
-    V = g.normal(0.0, scale, (Y.shape[1], r))
+    U, V = gd_start(Y, r, seed)
     if lr is None:
         lr = 0.2 / np.linalg.norm(Y, 2)
     errors = np.empty(n_iter + 1)
@@ -571,3 +573,61 @@ def factorize_gd(Y, r, seed, lr=None, n_iter=2000):
         R = Y - U @ V.T
         errors[it] = np.linalg.norm(R)
     return U, V, errors
+
+
+def gd_start(Y, r, seed):
+    """The small random start of ``factorize_gd``.
+
+    ``U`` and ``V`` have i.i.d. ``N(0, s^2)`` entries, ``s = 0.01 (||Y||_2 / max(m, n))^(1/2)``,
+    drawn from ``seed`` (``U`` first).
+
+    Examples
+    --------
+    >>> Y = np.outer([1.0, 2.0], [3.0, 1.0])
+    >>> U0, V0 = gd_start(Y, r=1, seed=0)
+    >>> U0.shape, V0.shape
+    ((2, 1), (2, 1))
+    """
+    Y = as_matrix(Y, "Y")
+    r = as_int(r, "r", minimum=1)
+    g = _rng(seed)
+    scale = np.sqrt(np.linalg.norm(Y, 2) / max(Y.shape)) * 1e-2
+    U = g.normal(0.0, scale, (Y.shape[0], r))
+    V = g.normal(0.0, scale, (Y.shape[1], r))
+    return U, V
+
+
+def mode_dynamics(sigma, c0, lr, n_iter):
+    """Gradient descent on one decoupled, balanced mode of ``factorize_gd``.
+
+    Minimises ``1/2 (sigma - a b)^2`` from ``a = b = c0^(1/2)`` with step ``lr``.
+
+    The linearised picture of ``factorize_gd`` near zero (Saxe, McClelland & Ganguli):
+    the component ``c = a b`` of ``U V^T`` along one singular pair grows by about
+    ``(1 + lr sigma)^2`` per step, then saturates at ``sigma``.
+
+    Returns
+    -------
+    c : ndarray of shape (n_iter + 1,)
+        ``a b`` after each step (``c[0] = c0``).
+
+    Examples
+    --------
+    >>> c = mode_dynamics(1.0, 1e-6, 0.1, 400)
+    >>> bool(abs(c[-1] - 1.0) < 1e-8)
+    True
+    """
+    sigma = as_float(sigma, "sigma", minimum=0)
+    c0 = as_float(c0, "c0", minimum=0)
+    lr = as_float(lr, "lr", minimum=0)
+    if lr == 0:
+        raise ValueError("lr must be positive")
+    n_iter = as_int(n_iter, "n_iter", minimum=1)
+    a = b = np.sqrt(c0)
+    c = np.empty(n_iter + 1)
+    c[0] = c0
+    for it in range(1, n_iter + 1):
+        step = lr * (sigma - a * b)
+        a, b = a + step * b, b + step * a
+        c[it] = a * b
+    return c
