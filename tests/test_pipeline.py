@@ -107,6 +107,7 @@ def test_rules(rule, good, bad):
         ({"outside_se": 2}, 1.21, 1.19),
         ({"above_se": 2}, 1.21, 0.5),
         ({"below_se": 2}, 0.79, 1.5),
+        ({"not_above_se": 3}, 0.2, 1.31),  # a loss passes the one-sided null, a gain fails it
         ({"at_least_ref": 0.0}, 1.0, 0.99),
         ({"at_most_ref": 0.05}, 1.04, 1.06),
     ],
@@ -115,7 +116,7 @@ def test_reference_rules(rule, good, bad):
     assert claims_mod.check_rule(rule, good, reference=1.0, se=0.1)
     assert not claims_mod.check_rule(rule, bad, reference=1.0, se=0.1)
     assert not claims_mod.check_rule(rule, good, reference=None, se=0.1)
-    if set(rule) & {"within_se", "outside_se", "above_se", "below_se"}:
+    if set(rule) & {"within_se", "outside_se", "above_se", "below_se", "not_above_se"}:
         assert not claims_mod.check_rule(rule, good, reference=1.0, se=0.0)
 
 

@@ -44,8 +44,10 @@ Rules: ``{max: x}``, ``{min: x}``, ``{min: a, max: b}``, ``{value: v, abs: t}``,
 (``reference_key`` when given, else a numeric ``reference``) and the standard error
 ``se_key``: ``{within_se: k}`` (|ours - ref| <= k se), ``{outside_se: k}``
 (|ours - ref| > k se), the one-sided ``{above_se: k}`` (ours - ref > k se) and
-``{below_se: k}`` (ref - ours > k se), ``{at_least_ref: s}`` (ours >= ref - s) and
-``{at_most_ref: s}`` (ours <= ref + s).
+``{below_se: k}`` (ref - ours > k se), the one-sided null ``{not_above_se: k}``
+(ours - ref <= k se: a prediction of "no gain" that a gain would break, while a
+loss does not), ``{at_least_ref: s}`` (ours >= ref - s) and ``{at_most_ref: s}``
+(ours <= ref + s).
 """
 
 import ast
@@ -83,7 +85,7 @@ REQUIRED = {
 OPTIONAL = {"source", "reference", "reference_key", "se_key", "unverified", "where", "rule"}
 ALLOWED = set(COMMON) | OPTIONAL | {f for fields in REQUIRED.values() for f in fields}
 RUNS = ("quick", "full")
-REF_RULES = ("within_se", "outside_se", "above_se", "below_se", "at_least_ref", "at_most_ref")
+REF_RULES = ("within_se", "outside_se", "above_se", "below_se", "not_above_se", "at_least_ref", "at_most_ref")
 _PROSE_GLUE = re.compile(r"\{glue(?::text|:md)?\}`([^`:]+)(?::[^`]*)?`")
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -152,7 +154,7 @@ def _is_number(x):
 
 
 def _needs_se(rule):
-    return bool({"within_se", "outside_se", "above_se", "below_se"} & set(rule))
+    return bool({"within_se", "outside_se", "above_se", "below_se", "not_above_se"} & set(rule))
 
 
 def uses_reference(rule):
@@ -183,6 +185,8 @@ def describe_rule(rule):
         return f"more than {rule['above_se']:g} SE above the reference"
     if keys == {"below_se"}:
         return f"more than {rule['below_se']:g} SE below the reference"
+    if keys == {"not_above_se"}:
+        return f"at most {rule['not_above_se']:g} SE above the reference"
     if keys == {"at_least_ref"}:
         return _offset("≥", -rule["at_least_ref"])
     if keys == {"at_most_ref"}:
@@ -216,6 +220,8 @@ def check_rule(rule, value, reference=None, se=None):
             return gap > rule["above_se"] * se
         if "below_se" in rule:
             return -gap > rule["below_se"] * se
+        if "not_above_se" in rule:
+            return gap <= rule["not_above_se"] * se
         if "at_least_ref" in rule:
             return gap >= -rule["at_least_ref"]
         return gap <= rule["at_most_ref"]

@@ -747,6 +747,9 @@ def critical_energy_density(n, H, bins, k=0, *, n_samples=200_000, seed=0):
     return hist / (w.sum() * np.diff(bins))
 
 
+_KR_CHUNK = 5000  # GOE matrices per block of kac_rice_direct
+
+
 @_one_blas_thread
 def kac_rice_direct(n, H, k=0, *, n_matrices=2000, seed=0):
     """The Kac-Rice integral written out, an independent check of ``expected_critical_points``.
@@ -770,16 +773,19 @@ def kac_rice_direct(n, H, k=0, *, n_matrices=2000, seed=0):
     k = as_int(k, "k", minimum=0)
     n_matrices = as_int(n_matrices, "n_matrices", minimum=20)
     g = _rng(seed)
-    A = g.standard_normal((n_matrices, n - 1, n - 1))
-    mu = np.linalg.eigvalsh((A + A.transpose(0, 2, 1)) / 2 / math.sqrt(n)) * math.sqrt(2 * H * (H - 1))
     us = np.linspace(-3.0, 3.0, 601)
     log_area = math.log(2) + (n / 2) * math.log(math.pi) - math.lgamma(n / 2) + (n - 1) / 2 * math.log(n)
     log_c = log_area - (n - 1) / 2 * math.log(2 * math.pi * H) + 0.5 * math.log(n / (2 * math.pi))
-    terms = np.empty((len(us), n_matrices))
-    for i, u in enumerate(us):  # log|det| keeps n in the hundreds finite
-        ev = mu - H * u
-        log_det = np.sum(np.log(np.abs(ev)), axis=1)
-        terms[i] = np.exp(log_c - n * u * u / 2 + log_det) * (np.sum(ev < 0, axis=1) == k)
-    per_matrix = terms.sum(axis=0) * (us[1] - us[0])
+    chunks = []
+    for start in range(0, n_matrices, _KR_CHUNK):  # memory bounded by the chunk, not by n_matrices
+        A = g.standard_normal((min(_KR_CHUNK, n_matrices - start), n - 1, n - 1))
+        mu = np.linalg.eigvalsh((A + A.transpose(0, 2, 1)) / 2 / math.sqrt(n)) * math.sqrt(2 * H * (H - 1))
+        terms = np.empty((len(us), len(A)))
+        for i, u in enumerate(us):  # log|det| keeps n in the hundreds finite
+            ev = mu - H * u
+            log_det = np.sum(np.log(np.abs(ev)), axis=1)
+            terms[i] = np.exp(log_c - n * u * u / 2 + log_det) * (np.sum(ev < 0, axis=1) == k)
+        chunks.append(terms.sum(axis=0) * (us[1] - us[0]))
+    per_matrix = np.concatenate(chunks)
     batches = per_matrix[: n_matrices - n_matrices % 10].reshape(10, -1).mean(axis=1)
     return KacRiceEstimate(float(per_matrix.mean()), float(batches.std(ddof=1) / math.sqrt(10)), n_matrices)
