@@ -83,6 +83,22 @@ def test_recorded_losses_match_per_net_loss(toy):
     np.testing.assert_allclose(training.per_net_loss(run.params, Xe, ye), run.losses["test"][-1], rtol=1e-12)
 
 
+def test_per_sample_loss_against_a_loop_and_its_mean(toy, monkeypatch):
+    X, y, Xe, ye = toy
+    run = sgd(toy, 3)
+    monkeypatch.setattr(training, "_CHUNK", 7)  # several chunks, the last one short
+    per = training.per_sample_loss(run.params, Xe, ye)
+    assert per.shape == (3, len(Xe))
+    np.testing.assert_allclose(per.mean(axis=1), training.per_net_loss(run.params, Xe, ye), rtol=1e-6)
+    for k in range(3):  # the oracle: one network, one sample at a time, by hand
+        W1, b1, W2, b2 = (run.params[n][k].double().numpy() for n in ("W1", "b1", "W2", "b2"))
+        logits = np.maximum(Xe @ W1.T + b1, 0) @ W2.T + b2
+        logz = np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1)) + logits.max(1)
+        np.testing.assert_allclose(per[k], logz - logits[np.arange(len(ye)), ye], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="per_sample_loss"):
+        training.per_sample_loss(run.params, Xe, ye[:5])
+
+
 def test_same_seed_same_numbers_other_seed_other_numbers(toy):
     a, b = sgd(toy, 3), sgd(toy, 3)
     np.testing.assert_array_equal(a.losses["train"], b.losses["train"])
@@ -249,3 +265,32 @@ def test_train_bias_free_mse_same_seed_same_weights_and_errors():
         training.train_bias_free_mse([3, 4, 2], X, Y, 0)
     with pytest.raises(ValueError, match="lr"):
         training.train_bias_free_mse([3, 4, 2], X, Y, 5, lr=-1.0)
+
+
+def test_gauss_newton_is_psd_and_the_rest_is_the_residual_blocks():
+    """Oracle: H - G equals the residual term built by hand, block by block."""
+    g = np.random.default_rng(4)
+    d, h, k, m = 4, 3, 3, 20
+    X, y = g.standard_normal((m, d)), g.integers(0, k, m)
+    p, _ = training.init_relu_nets(d, h, k, 2, seed=1, dtype=torch.float64)
+    H, G = training.hessian(p, 1, X, y), training.gauss_newton(p, 1, X, y)
+    assert np.linalg.eigvalsh(G).min() > -1e-12
+    W1, b1, W2, b2 = (p[n][1].numpy() for n in ("W1", "b1", "W2", "b2"))
+    a = X @ W1.T + b1
+    z = np.maximum(a, 0) @ W2.T + b2
+    prob = np.exp(z - z.max(1, keepdims=True))
+    prob /= prob.sum(1, keepdims=True)
+    r = prob - np.eye(k)[y]  # softmax residuals, rows sum to zero
+    R = np.zeros_like(H)
+    o2 = h * d + h  # W2 starts here, row-major (k, h)
+    for j in range(h):
+        xa = np.hstack([X, np.ones((m, 1))]) * (a[:, j] > 0)[:, None]  # (m, d + 1)
+        M = r.T @ xa / m  # (k, d + 1): d/dW2[c, j] d/d(W1[j], b1[j])
+        rows = [o2 + c * h + j for c in range(k)]
+        cols = [j * d + i for i in range(d)] + [h * d + j]
+        R[np.ix_(rows, cols)] = M
+        R[np.ix_(cols, rows)] = M.T
+    np.testing.assert_allclose(H - G, R, atol=1e-12)
+    assert np.sum(np.linalg.eigvalsh(R) < -1e-12) <= training.negative_eigenvalue_bound(h, k)
+    with pytest.raises(ValueError, match="net"):
+        training.gauss_newton(p, 2, X, y)

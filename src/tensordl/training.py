@@ -39,10 +39,12 @@ __all__ = [
     "TrainingRun",
     "init_relu_nets",
     "per_net_loss",
+    "per_sample_loss",
     "train_sgd",
     "train_adam",
     "gradient_norm",
     "hessian",
+    "gauss_newton",
     "negative_eigenvalue_bound",
     "training_flops",
     "train_bias_free_mse",
@@ -223,6 +225,44 @@ def per_net_loss(params, X, y):
     Xt, yt = _data(X, y, "per_net_loss", p["W2"].shape[1], p["W1"].dtype, p["W1"].device)
     with torch.no_grad():
         return _loss_chunked(p, Xt, yt).double().cpu().numpy()
+
+
+def per_sample_loss(params, X, y):
+    """Cross-entropy of every network on every sample, in chunks of samples.
+
+    The mean over the samples (axis 1) is :func:`per_net_loss`. A chapter uses the
+    per-sample losses to split a data set into halves and measure how reliably its mean
+    loss ranks the networks.
+
+    Parameters
+    ----------
+    params : dict of str to torch.Tensor
+        As returned by :func:`init_relu_nets` or in :attr:`TrainingRun.params`.
+    X : ndarray of shape (m, d)
+    y : ndarray of shape (m,)
+        Integer class labels.
+
+    Returns
+    -------
+    ndarray of shape (nets, m)
+
+    Examples
+    --------
+    >>> p, _ = init_relu_nets(4, 3, 2, nets=2, dtype=torch.float64)
+    >>> per_sample_loss(p, np.zeros((3, 4)), np.zeros(3, dtype=int))  # logits 0
+    array([[0.69314718, 0.69314718, 0.69314718],
+           [0.69314718, 0.69314718, 0.69314718]])
+    """
+    p = _check_params(params)
+    Xt, yt = _data(X, y, "per_sample_loss", p["W2"].shape[1], p["W1"].dtype, p["W1"].device)
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(Xt), _CHUNK):
+            logits = _logits(p, Xt[i:i + _CHUNK])
+            yb = yt[i:i + _CHUNK].expand(logits.shape[0], -1)
+            ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), yb, reduction="none")
+            out.append(ce.double().cpu())
+    return torch.cat(out, dim=1).numpy()
 
 
 def _loss_chunked(p, Xt, yt):
@@ -566,6 +606,59 @@ def hessian(params, net, X, y, weight_decay=0.0):
         return val + 0.5 * wd * (q["W1"].pow(2).sum() + q["W2"].pow(2).sum())
 
     return torch.autograd.functional.hessian(objective, theta, vectorize=True).numpy()
+
+
+def gauss_newton(params, net, X, y):
+    """The Gauss-Newton term of one network's cross-entropy Hessian, in float64.
+
+    ``G = mean_n J_n^T (diag(p_n) - p_n p_n^T) J_n``, with ``J_n`` the Jacobian of the
+    logits of sample ``n`` with respect to the flattened parameters (order ``W1, b1,
+    W2, b2``, as in :func:`hessian`) and ``p_n`` its softmax. ``G`` is positive
+    semi-definite; :func:`hessian` minus ``G`` is the residual term, whose only non-zero
+    blocks pair ``W2[:, j]`` with ``(W1[j], b1[j])`` (see
+    :func:`negative_eigenvalue_bound`). The Jacobian is formed whole, ``(m, k, P)``
+    numbers: meant for small networks, such as the chapter's diagram.
+
+    Parameters
+    ----------
+    params : dict of str to torch.Tensor
+        Stacked networks (:attr:`TrainingRun.params`).
+    net : int
+        Position of the network along the network axis.
+    X : ndarray of shape (m, d)
+    y : ndarray of shape (m,)
+
+    Returns
+    -------
+    ndarray of shape (P, P)
+
+    Examples
+    --------
+    >>> p, _ = init_relu_nets(3, 2, 2, nets=1)
+    >>> G = gauss_newton(p, 0, np.ones((4, 3)), np.array([0, 1, 1, 0]))
+    >>> G.shape, bool(np.linalg.eigvalsh(G).min() > -1e-12)
+    ((14, 14), True)
+    """
+    p = _check_params(params)
+    net = as_int(net, "net", minimum=0)
+    if net >= p["W1"].shape[0]:
+        raise ValueError(f"net must be below the number of networks {p['W1'].shape[0]}, got {net}")
+    one = {k: p[k][net:net + 1].detach().to(dtype=torch.float64, device="cpu") for k in PARAM_NAMES}
+    shapes = [one[k].shape for k in PARAM_NAMES]
+    sizes = [math.prod(s) for s in shapes]
+    theta = torch.cat([one[k].reshape(-1) for k in PARAM_NAMES])
+    Xt, _ = _data(X, y, "gauss_newton", one["W2"].shape[1], torch.float64, "cpu")
+
+    def logits(t):
+        q = dict(zip(PARAM_NAMES, (c.reshape(s) for c, s in zip(torch.split(t, sizes), shapes))))
+        return _logits(q, Xt)[0]
+
+    J = torch.autograd.functional.jacobian(logits, theta, vectorize=True)  # (m, k, P)
+    with torch.no_grad():
+        prob = torch.softmax(logits(theta), dim=1)
+        A = torch.diag_embed(prob) - prob[:, :, None] * prob[:, None, :]
+        G = torch.einsum("nkp,nkl,nlq->pq", J, A, J) / len(Xt)
+    return G.numpy()
 
 
 def negative_eigenvalue_bound(hidden, n_classes=10):
