@@ -82,6 +82,33 @@ def test_every_notebook_has_a_parameters_cell_with_quick_and_seed():
         assert "quick = False" in first.source and "seed = " in first.source, path.name
 
 
+EXERCISE = re.compile(r"^:{3,}\{exercise\}[^\n]*\n:label: (\S+)", re.M)
+SOLUTION = re.compile(r"^:{3,}\{solution\} (\S+)\n((?::\w+:[^\n]*\n)*)", re.M)
+
+
+def exercises_and_solutions(text):
+    """The labels of a chapter's exercises, and for each solution its exercise and options."""
+    return EXERCISE.findall(text), {label: opts for label, opts in SOLUTION.findall(text)}
+
+
+def test_exercises_and_solutions_are_parsed():
+    text = ":::{exercise} a title\n:label: ch9-ex1\nQ\n:::\n\n:::{solution} ch9-ex1\n:class: dropdown\nA\n:::\n"
+    assert exercises_and_solutions(text) == (["ch9-ex1"], {"ch9-ex1": ":class: dropdown\n"})
+    assert exercises_and_solutions(":::{admonition} Exercise 1 (a title)\nQ\n:::\n") == ([], {})
+
+
+def test_every_chapter_has_three_exercises_with_folded_solutions():
+    """Issue 16: at least three numbered exercises per chapter, each with its own solution, folded."""
+    for path in sorted((claims_mod.ROOT / "notebooks").glob("*.md")):
+        exercises, solutions = exercises_and_solutions(path.read_text())
+        chapter = f"ch{int(path.name[:2])}-ex"
+        assert len(exercises) >= 3, f"{path.name}: {len(exercises)} exercises"
+        assert all(label.startswith(chapter) for label in exercises), (path.name, exercises)
+        assert sorted(solutions) == sorted(exercises), f"{path.name}: solutions {sorted(solutions)}"
+        folded = [label for label, opts in solutions.items() if ":class: dropdown" in opts]
+        assert sorted(folded) == sorted(exercises), f"{path.name}: unfolded solutions"
+
+
 @pytest.mark.parametrize(
     ("rule", "good", "bad"),
     [
