@@ -381,3 +381,40 @@ def test_every_declared_dependency_is_pinned_in_the_lock_file():
     names = {norm(re.split(r"[<>=!\[ ;]", d, maxsplit=1)[0]) for d in declared}
     names.discard("tensordl")
     assert names and names <= pinned, sorted(names - pinned)
+
+
+def _module_users():
+    """For each public module of the package, the notebooks that import it by name."""
+    package = claims_mod.ROOT / "src" / "tensordl"
+    modules = sorted(p.stem for p in package.glob("*.py") if not p.stem.startswith("_"))
+    users = {m: set() for m in modules}
+    for nb in sorted((claims_mod.ROOT / "notebooks").glob("*.md")):
+        for m in execute._imported_modules(nb.read_text(), package) & set(modules):
+            users[m].add(nb.name)
+    return package, users
+
+
+def test_module_docstrings_name_exactly_the_notebooks_that_import_them():
+    """Issue 18: each module's docstring says which chapters use it, and stays true."""
+    import ast
+
+    package, users = _module_users()
+    for module, notebooks in users.items():
+        doc = ast.get_docstring(ast.parse((package / f"{module}.py").read_text())) or ""
+        named = set(re.findall(r"notebooks/(\d\d_\w+\.md)", doc))
+        assert named == notebooks, f"{module}: docstring names {sorted(named)}, imported by {sorted(notebooks)}"
+
+
+def test_every_module_has_its_test_file():
+    package, users = _module_users()
+    missing = [m for m in users if not (claims_mod.ROOT / "tests" / f"test_{m}.py").exists()]
+    assert not missing, f"modules without tests/test_<module>.py: {missing}"
+
+
+def test_moved_hierarchical_names_still_resolve_with_a_deprecation_warning():
+    from tensordl import decomposition, hierarchical
+
+    with pytest.warns(DeprecationWarning, match="moved to tensordl.hierarchical.ht_tensor"):
+        assert decomposition.ht_tensor is hierarchical.ht_tensor
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        decomposition.nothing  # noqa: B018

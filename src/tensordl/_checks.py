@@ -1,4 +1,4 @@
-"""Input validation shared by the public functions of :mod:`tensordl`.
+"""Input validation and the convergence warning shared by the public functions of :mod:`tensordl`.
 
 Every public function converts and checks its arguments here, so that bad input
 fails early with a ``ValueError`` or ``TypeError`` that names the argument and
@@ -9,7 +9,15 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_matrix", "as_samples", "as_choice", "as_int", "as_float", "as_weights"]
+__all__ = ["ConvergenceWarning", "as_matrix", "as_samples", "as_choice", "as_int", "as_float", "as_weights"]
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped at its iteration budget before its tolerance.
+
+    Defined here so that every solver module warns with the same class without
+    importing another solver module; :mod:`tensordl.factorization` re-exports it.
+    """
 
 
 def as_matrix(a, name, n_cols=None):

@@ -30,7 +30,7 @@ import math
 import numpy as np
 import torch
 
-from .decomposition import ht_tensor
+from .hierarchical import ht_tensor
 
 __all__ = ["ShallowConvAC", "DeepConvAC", "contract"]
 
@@ -257,7 +257,7 @@ class DeepConvAC(torch.nn.Module):
         return sign[:, 0], logabs[:, 0]
 
     def tensor(self):
-        """``A^y`` of shape ``(Y,) + (M,) * N`` (numpy), by ``tensordl.decomposition.ht_tensor``."""
+        """``A^y`` of shape ``(Y,) + (M,) * N`` (numpy), by ``tensordl.hierarchical.ht_tensor``."""
         leaves = list(self.leaves.detach().expand(self.N, -1, -1).numpy())
         transfers = [A.detach().expand(self.N >> (lv + 1), -1, -1).numpy() for lv, A in enumerate(self.transfers)]
         A = ht_tensor(leaves, transfers)

@@ -3,7 +3,9 @@
 Slides: the "[Choromanska, Henaff, Mathieu, LeCun, Ben Arous]" slides from "The
 loss 'looks' like a polynomial" to "Pros / Cons", and "Deep Networks and Spin
 Glasses" (all three). Papers: Choromanska et al. (2015); Auffinger, Ben Arous &
-Cerny (2013). Used by ``notebooks/06_spin_glass_landscapes.md``.
+Cerny (2013). Used by ``notebooks/06_spin_glass_landscapes.md``, and by
+``notebooks/07_deep_networks_as_spin_glasses.md`` (``SphericalSpinGlass``, the glass the
+network's loss is compared with).
 
 The Hamiltonian of the slide, on the sphere ``||w||^2 = Lambda`` (``n`` here),
 
