@@ -115,3 +115,17 @@ def test_log_space_loss_has_grad_h_over_h_and_per_input_scale_free_gradients(kin
 def test_errors_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_constructors_accept_numpy_integers():
+    """Issue 18: sizes computed with numpy (np.int64) were rejected as 'not a power of two'."""
+    a = convac.ShallowConvAC(np.int64(4), np.int64(3), K=np.int64(2), seed=0)
+    b = convac.ShallowConvAC(4, 3, K=2, seed=0)
+    assert a.n_parameters() == b.n_parameters()
+    assert np.array_equal(a.tensor(), b.tensor())
+    deep = convac.DeepConvAC(np.int64(4), 3, [np.int64(2), 2], seed=0)
+    assert np.array_equal(deep.tensor(), convac.DeepConvAC(4, 3, [2, 2], seed=0).tensor())
+    with pytest.raises(TypeError, match="K must be an integer"):
+        convac.ShallowConvAC(4, 3, K=2.0)
+    with pytest.raises(ValueError, match="N must be a power of two >= 2"):
+        convac.ShallowConvAC(np.int64(6), 3, K=2)

@@ -153,3 +153,40 @@ def test_cp_als_batch_errors_name_the_argument(call, exc, match):
 def test_errors_name_the_argument(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def _random_symmetric(d, seed):
+    T = np.random.default_rng(seed).standard_normal((d, d, d))
+    perms = [(0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)]
+    return sum(T.transpose(p) for p in perms) / 6
+
+
+def test_jennrich_warns_when_it_drops_imaginary_parts():
+    """Issue 18: a tensor that is not a sum of k real rank-one terms gave complex eigenvectors, silently."""
+    with pytest.warns(np.exceptions.ComplexWarning, match="imaginary parts up to"):
+        dec.jennrich(_random_symmetric(3, 0), seed=0)
+    A = np.array([[1.0, 0.6], [0.0, 0.8]])
+    T = np.einsum("j,ij,kj,lj->ikl", [2.0, -1.0], A, A, A)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the real case stays silent
+        dec.jennrich(T, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        (lambda: dec.jennrich(np.full((2, 2, 2), np.nan), seed=0), ValueError, "finite"),
+        (lambda: dec.cp_als(np.full((2, 2, 2), np.nan), 1, seed=0), ValueError, "nonzero finite tensor"),
+        (lambda: dec.cp_als(np.zeros((2, 2, 2)), 1, seed=0), ValueError, "nonzero finite tensor"),
+        (lambda: dec.cp_als(np.ones((2, 2, 2)), 1, seed=0, n_iter_max=0), ValueError, "n_iter_max"),
+        (lambda: dec.cp_als(np.ones((2, 2, 2)), 1, seed=0, tol=-1.0), ValueError, "tol"),
+        (lambda: dec.cp_als(np.ones((2, 2, 2)), 2, seed=0, init=(np.ones(2), np.ones((3, 2)))), ValueError, "init"),
+        (lambda: dec.slice_subspace(np.ones((2, 2)), 1, seed=0), ValueError, r"T must be a \(d, d, d\)"),
+        (lambda: dec.slice_subspace(np.full((2, 2, 2), np.inf), 1, seed=0), ValueError, "finite"),
+    ],
+)
+def test_validation_gaps_closed(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import ConvergenceWarning, as_int, as_matrix
+from ._checks import ConvergenceWarning, as_float, as_int, as_matrix
 from .data import rng as _rng
 
 __all__ = [
@@ -262,8 +262,11 @@ def slice_subspace(T, k, seed, n_slices=None):
     """
     k = as_int(k, "k", minimum=1)
     g = _rng(seed)
-    sl = T.tvv_matrix if hasattr(T, "tvv_matrix") else (lambda th: np.asarray(T) @ th)
-    d = T.d if hasattr(T, "d") else np.asarray(T).shape[0]
+    if hasattr(T, "tvv_matrix"):
+        sl, d = T.tvv_matrix, T.d
+    else:
+        T = _as_cube(T, "T")
+        sl, d = (lambda th: T @ th), T.shape[0]
     if k > d:
         raise ValueError(f"k must be at most d = {d}, got {k}")
     S = np.zeros((d, d))
@@ -321,6 +324,19 @@ def whiten(M2, k):
     return U / np.sqrt(np.maximum(np.abs(D), 1e-300))
 
 
+JENNRICH_IMAG_TOL = 1e-6  # imaginary parts of the (unit) eigenvectors above this warn
+
+
+def _as_cube(T, name):
+    """``T`` as a finite float64 ``(d, d, d)`` array, or raise."""
+    T = np.asarray(T, dtype=np.float64)
+    if T.ndim != 3 or len(set(T.shape)) != 1:
+        raise ValueError(f"{name} must be a (d, d, d) array, got shape {T.shape}")
+    if not np.all(np.isfinite(T)):
+        raise ValueError(f"{name} must contain only finite values")
+    return T
+
+
 def jennrich(T, seed):
     """Non-orthogonal symmetric CP of a ``(k, k, k)`` tensor of rank ``k`` by simultaneous diagonalisation.
 
@@ -338,14 +354,20 @@ def jennrich(T, seed):
     >>> np.sort(lam).round(8)
     array([-1.,  2.])
     """
-    T = np.asarray(T, dtype=np.float64)
-    if T.ndim != 3 or len(set(T.shape)) != 1:
-        raise ValueError(f"T must be a (k, k, k) array, got shape {T.shape}")
+    T = _as_cube(T, "T")
     k = T.shape[0]
     g = _rng(seed)
     t1, t2 = g.standard_normal(k), g.standard_normal(k)
     M1, M2 = T @ t1, T @ t2
     vals, vecs = np.linalg.eig(M1 @ np.linalg.pinv(M2))
+    imag = float(np.abs(vecs.imag).max())  # eig returns unit columns
+    if imag > JENNRICH_IMAG_TOL:
+        warnings.warn(
+            f"jennrich: the eigenvectors have imaginary parts up to {imag:.2g} (T is not a sum of k real "
+            "rank-one terms with independent components, or is noisy); their real parts are returned",
+            np.exceptions.ComplexWarning,
+            stacklevel=2,
+        )
     A = np.real(vecs)
     A /= np.linalg.norm(A, axis=0)
     kr = np.einsum("ij,kj,lj->iklj", A, A, A).reshape(k**3, k)
@@ -373,11 +395,20 @@ def cp_als(T, k, seed, n_iter_max=500, tol=1e-12, init=None):
     from tensorly.decomposition import parafac
 
     T = np.asarray(T, dtype=np.float64)
+    if T.ndim < 2 or not np.all(np.isfinite(T)) or not np.any(T):
+        raise ValueError(f"T must be a nonzero finite tensor of order at least 2, got shape {T.shape}")
     k = as_int(k, "k", minimum=1)
+    n_iter_max = as_int(n_iter_max, "n_iter_max", minimum=1)
+    tol = as_float(tol, "tol", minimum=0)
     seed_int = int(_rng(seed).integers(2**31 - 1))
     start = "random"
     if init is not None:
         w0, A0 = init
+        if T.ndim != 3 or np.shape(A0) != (T.shape[0], k) or np.shape(w0) != (k,) or len(set(T.shape)) != 1:
+            raise ValueError(
+                f"init must be (weights of shape ({k},), A of shape (d, {k})) for a (d, d, d) tensor T, "
+                f"got shapes {np.shape(w0)}, {np.shape(A0)} for T of shape {T.shape}"
+            )
         start = tl.cp_tensor.CPTensor((np.asarray(w0, dtype=float), [np.array(A0, dtype=float) for _ in range(3)]))
     cp = parafac(tl.tensor(T), rank=k, init=start, random_state=seed_int, n_iter_max=n_iter_max, tol=tol)
     factors = [np.asarray(f) for f in cp.factors]

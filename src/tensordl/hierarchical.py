@@ -23,7 +23,7 @@ CP model of a given rank.
 import numba
 import numpy as np
 
-from ._checks import as_int, as_matrix
+from ._checks import as_int, as_matrix, as_power_of_two
 from .data import rng as _rng
 
 __all__ = [
@@ -41,9 +41,7 @@ def _check_ht(leaves, transfers):
         leaves = list(leaves)
     if not hasattr(leaves, "__len__") or not hasattr(transfers, "__len__"):
         raise TypeError("leaves and transfers must be sequences of arrays")
-    N = len(leaves)
-    if N < 2 or N & (N - 1):
-        raise ValueError(f"the number of leaves N must be a power of two >= 2 for the binary tree, got {N}")
+    N = as_power_of_two(len(leaves), "the number of leaves N")
     L = N.bit_length() - 1
     if len(transfers) != L:
         raise ValueError(f"transfers must hold L = log2(N) = {L} levels, got {len(transfers)}")
@@ -155,9 +153,7 @@ def random_ht(N, M, r, seed, return_factors=False):
     >>> A.shape, matricization_rank(A, rows=[0, 2])
     ((3, 3, 3, 3), 4)
     """
-    N, M, r = as_int(N, "N", minimum=2), as_int(M, "M", minimum=1), as_int(r, "r", minimum=1)
-    if N & (N - 1):
-        raise ValueError(f"N must be a power of two for the binary tree, got {N}")
+    N, M, r = as_power_of_two(N, "N"), as_int(M, "M", minimum=1), as_int(r, "r", minimum=1)
     g = _rng(seed)
     leaves = [g.standard_normal((M, r)) / np.sqrt(M) for _ in range(N)]
     transfers, n_nodes = [], N
@@ -200,9 +196,7 @@ def cp_to_ht(weights, factors):
     for i, f in enumerate(factors):
         if f.shape[1] != K:
             raise ValueError(f"factors[{i}] must have K = {K} columns (one per weight), got shape {f.shape}")
-    N = len(factors)
-    if N < 2 or N & (N - 1):
-        raise ValueError(f"the number of factors N must be a power of two >= 2, got {N}")
+    N = as_power_of_two(len(factors), "the number of factors N")
     eye = np.eye(K)
     transfers, n_nodes = [], N
     while n_nodes > 2:
