@@ -188,3 +188,24 @@ def test_activation_numpy_integer_derivatives_agree_with_python_ints():
     t = np.linspace(-2, 2, 5)
     for k in range(4):
         assert np.array_equal(nnlift.activation("sigmoid", t, np.int64(k)), nnlift.activation("sigmoid", t, k))
+
+
+def test_cp_method_records_rather_than_warns_jennrichs_complex_eigenvectors(monkeypatch):
+    """Jennrich's start is one of five that CP-ALS refines: its imaginary parts are recorded on the fit."""
+    import warnings
+
+    (A1, *_), X, y = planted_data(5, 3, 20000, seed=2, act="tanh", orthonormal=False)
+    real_jennrich = nnlift.jennrich
+
+    def complex_jennrich(T, seed):
+        warnings.warn("imaginary parts up to 0.5", np.exceptions.ComplexWarning, stacklevel=2)
+        return real_jennrich(T, seed)
+
+    clean = nnlift.NNLift(3, activation="tanh", method="cp").fit(X, y, seed=0)
+    assert clean.jennrich_complex_ is False
+    monkeypatch.setattr(nnlift, "jennrich", complex_jennrich)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
+        est = nnlift.NNLift(3, activation="tanh", method="cp").fit(X, y, seed=0)
+    assert est.jennrich_complex_ is True
+    assert np.array_equal(est.A1, clean.A1)  # recording changes no number

@@ -36,6 +36,8 @@ be: ``a2 sigma(a.x + b) = a2 - a2 sigma(-a.x - b)`` for the sigmoid and
 ``-a2 tanh(-a.x - b)`` for tanh, so either sign fits the same function.
 """
 
+import warnings
+
 import numpy as np
 import scipy.optimize
 import scipy.special
@@ -366,6 +368,10 @@ class NNLift:
     b2 : float
     weights_ : ndarray of shape (k,)
         The tensor components' weights ``lam_j``.
+    jennrich_complex_ : bool
+        ``method="cp"`` only: whether Jennrich's eigenvectors had imaginary parts (a
+        noisy moment can pair its eigenvalues). Its start is then one of five and
+        CP-ALS keeps the best fit, so this is recorded here rather than warned.
 
     Examples
     --------
@@ -432,7 +438,13 @@ class NNLift:
         # "cp": the span of A1 from the slices T(I, I, theta), then a non-orthogonal CP of T(U, U, U)
         U = slice_subspace(T, self.k, g)
         TU = T.project(U)
-        lam, mu = jennrich(TU, g)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", np.exceptions.ComplexWarning)
+            lam, mu = jennrich(TU, g)
+        self.jennrich_complex_ = any(issubclass(w.category, np.exceptions.ComplexWarning) for w in caught)
+        for w in caught:  # anything else still reaches the caller
+            if not issubclass(w.category, np.exceptions.ComplexWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         starts = [(lam, mu)] if np.linalg.cond(mu) < 1e6 else []  # noise can pair Jennrich's eigenvalues
         starts += [None] * 4  # random starts as well; keep the best fit
         best = None
