@@ -181,6 +181,10 @@ def _entry(**over):
         ([_entry(rule={"equals": "not certified"}, fails_if=True)], "equals takes"),
         ([_entry(rule={"equals": True}, fails_if=0)], "type"),
         ([_entry(kind="theory", reference_key="r", rule={"max": 1.0})], "reference rule"),
+        ([_entry(recorded_failure={"runs": ["full"], "reason": "r"})], "subset of runs"),
+        ([_entry(runs=["full"], recorded_failure={"runs": ["full"], "reason": " "})], "reason in words"),
+        ([_entry(runs=["full"], recorded_failure={"runs": ["full"]})], "exactly runs and reason"),
+        ([_entry(kind="setting", recorded_failure={"runs": ["quick"], "reason": "r"})], "cannot record"),
     ],
 )
 def test_load_claims_rejects_malformed_files(tmp_path, entries, match):
@@ -418,3 +422,26 @@ def test_moved_hierarchical_names_still_resolve_with_a_deprecation_warning():
         assert decomposition.ht_tensor is hierarchical.ht_tensor
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         decomposition.nothing  # noqa: B018
+
+
+def test_a_failure_on_record_passes_only_while_the_rule_still_rejects_the_value(tmp_path):
+    """A claim that failed its rule is kept on record, not loosened; if it starts to pass, the check says so."""
+    import stage_book
+
+    claim = _entry(rule={"max": 1.0}, fails_if=5.0, runs=["quick", "full"],
+                   recorded_failure={"runs": ["full"], "reason": "too few seeds to decide"})
+    assert claims_mod.check_in_run(claim, {"k": 2.0}, "full")[0]  # fails its rule, as recorded
+    assert not claims_mod.check_in_run(claim, {"k": 2.0}, "quick")[0]  # no record for the quick run
+    ok, _, why = claims_mod.check_in_run(claim, {"k": 0.5}, "full")
+    assert not ok and "no longer fails its rule" in why
+    assert not claims_mod.check_in_run(claim, {}, "full")[0]  # a missing value is not a recorded failure
+    stem = "01_networks_as_polynomials"
+    section = next(t for lvl, t in claims_mod.headings((claims_mod.ROOT / "notebooks" / f"{stem}.md").read_text())
+                   if lvl == 2)
+    _glued_notebook(tmp_path / f"{stem}.ipynb", {"k": 2.0})
+    claim.update(notebook=stem, section=section)
+    row = claims_mod.results("full", tmp_path, [claim])[0]
+    assert not row["ok"] and row["on_record"] and row["verdict"] == "failed (on record)"
+    table = stage_book.claims_table("full", tmp_path, [claim])
+    assert "1 claims checked, **1 failed**" in table
+    assert "**failed** (kept on record, rule unchanged): on record: too few seeds to decide" in table
