@@ -129,3 +129,70 @@ def test_constructors_accept_numpy_integers():
         convac.ShallowConvAC(4, 3, K=2.0)
     with pytest.raises(ValueError, match="N must be a power of two >= 2"):
         convac.ShallowConvAC(np.int64(6), 3, K=2)
+
+
+def _decimal_scores(net, Phi):
+    """Scores of a circuit in 60-digit decimal arithmetic (every float converted exactly)."""
+    from decimal import Decimal
+
+    P = [[[Decimal(float(v)) for v in row] for row in x] for x in Phi.numpy()]
+    out = []
+    if isinstance(net, convac.ShallowConvAC):
+        a = net.a.detach().expand(net.N, -1, -1).numpy()
+        alpha = [Decimal(float(v)) for v in net.alpha.detach().numpy()[:, 0]]
+        for x in P:
+            h = Decimal(0)
+            for k in range(net.K):
+                prod = Decimal(1)
+                for n in range(net.N):
+                    prod *= sum(x[n][m] * Decimal(float(a[n, m, k])) for m in range(net.M))
+                h += alpha[k] * prod
+            out.append(h)
+        return out
+    leaves = net.leaves.detach().expand(net.N, -1, -1).numpy()
+    transfers = [A.detach().expand(net.N >> (lv + 1), -1, -1).numpy() for lv, A in enumerate(net.transfers)]
+    for x in P:
+        z = [
+            [sum(x[n][m] * Decimal(float(leaves[n, m, r])) for m in range(net.M)) for r in range(leaves.shape[2])]
+            for n in range(net.N)
+        ]
+        for A in transfers:
+            z = [[z[2 * j][c] * z[2 * j + 1][c] for c in range(A.shape[1])] for j in range(len(z) // 2)]
+            z = [
+                [sum(z[j][c] * Decimal(float(A[j, c, o])) for c in range(A.shape[1])) for o in range(A.shape[2])]
+                for j in range(len(z))
+            ]
+        out.append(z[0][0])
+    return out
+
+
+@pytest.mark.parametrize("kind", ["shallow", "deep"])
+def test_log_forward_matches_60_digit_arithmetic_where_forward_underflows(kind):
+    """log_forward's signed log|h| against an exact-to-60-digits evaluation at N = 1024 and 2048.
+
+    There float64 scores underflow to 0, so the homogeneity check of the test above
+    cannot tell a wrong but homogeneous evaluation; signed log-sum-exp could also lose
+    accuracy to cancellation. The reference converts every weight and feature exactly
+    to a 60-digit Decimal and multiplies and adds without rounding to float64.
+    """
+    from decimal import Decimal, localcontext
+
+    g = np.random.default_rng(123)
+    for N in (1024, 2048):
+        if kind == "shallow":
+            net = convac.ShallowConvAC(N, 3, K=4, seed=N)
+        else:
+            net = convac.DeepConvAC(N, 3, [2] * (N.bit_length() - 1), seed=N)
+        F = g.standard_normal((3, N, 3))
+        Phi = torch.tensor(np.sqrt(3) * F / np.linalg.norm(F, axis=2, keepdims=True))
+        with torch.no_grad():
+            sign, logabs = net.log_forward(Phi)
+        with localcontext() as ctx:
+            ctx.prec = 60
+            ref = _decimal_scores(net, Phi)
+            ref_log = [float(abs(h).ln()) for h in ref]
+            ref_sign = [1.0 if h > 0 else -1.0 for h in ref]
+        assert all(h != Decimal(0) for h in ref)
+        assert np.all(net(Phi).detach().numpy() == 0) or N == 1024  # float64 underflows at N = 2048
+        assert np.allclose(logabs[:, 0].numpy(), ref_log, rtol=0, atol=1e-9), (logabs[:, 0].numpy(), ref_log)
+        assert np.array_equal(sign[:, 0].numpy(), ref_sign)

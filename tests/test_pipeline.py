@@ -83,7 +83,8 @@ def test_every_notebook_has_a_parameters_cell_with_quick_and_seed():
 
 
 EXERCISE = re.compile(r"^:{3,}\{exercise\}[^\n]*\n:label: (\S+)", re.M)
-SOLUTION = re.compile(r"^:{3,}\{solution\} (\S+)\n((?::\w+:[^\n]*\n)*)", re.M)
+# a solution, or the gated pair solution-start ... solution-end that folds code cells with it
+SOLUTION = re.compile(r"^:{3,}\{solution(?:-start)?\} (\S+)\n((?::\w+:[^\n]*\n)*)", re.M)
 
 
 def exercises_and_solutions(text):
@@ -95,6 +96,8 @@ def test_exercises_and_solutions_are_parsed():
     text = ":::{exercise} a title\n:label: ch9-ex1\nQ\n:::\n\n:::{solution} ch9-ex1\n:class: dropdown\nA\n:::\n"
     assert exercises_and_solutions(text) == (["ch9-ex1"], {"ch9-ex1": ":class: dropdown\n"})
     assert exercises_and_solutions(":::{admonition} Exercise 1 (a title)\nQ\n:::\n") == ([], {})
+    gated = text.replace("{solution}", "{solution-start}").replace("A\n:::\n", "A\n:::\n\n:::{solution-end}\n:::\n")
+    assert exercises_and_solutions(gated) == (["ch9-ex1"], {"ch9-ex1": ":class: dropdown\n"})
 
 
 def test_every_chapter_has_three_exercises_with_folded_solutions():
