@@ -180,22 +180,31 @@ def _inside_polygon(points, poly):
     return np.all(cross >= -1e-9, axis=1)
 
 
-def _distance_to_polygon(points, poly, norm):
-    """Distance from each point to the convex polygon (0 inside), in the ``norm`` (2 or inf)."""
+def _distance_to_polygon(points, poly):
+    """Euclidean distance from each point to the convex polygon ``poly`` (CCW; 0 inside)."""
     a, b = poly, np.roll(poly, -1, axis=0)
-    if norm == 2:
-        ab = b - a
-        t = np.einsum("pkd,kd->pk", points[:, None, :] - a[None], ab) / np.sum(ab * ab, 1)
-        near = a[None] + np.clip(t, 0, 1)[..., None] * ab[None]
-        d = np.linalg.norm(points[:, None, :] - near, axis=-1).min(1)
-    else:
-        # the Chebyshev distance to a segment is a convex function of the segment
-        # parameter; a fine scan of each edge is exact to well below a grid step
-        s = np.linspace(0.0, 1.0, 401)
-        seg = (a[:, None, :] + s[None, :, None] * (b - a)[:, None, :]).reshape(-1, 2)
-        d = np.abs(points[:, None, :] - seg[None]).max(-1).min(1)
+    ab = b - a
+    t = np.einsum("pkd,kd->pk", points[:, None, :] - a[None], ab) / np.sum(ab * ab, 1)
+    near = a[None] + np.clip(t, 0, 1)[..., None] * ab[None]
+    d = np.linalg.norm(points[:, None, :] - near, axis=-1).min(1)
     d[_inside_polygon(points, poly)] = 0.0
     return d
+
+
+def _square_meets_polygon(points, poly, r):
+    """Whether the square of half-side ``r`` around each point meets the convex polygon.
+
+    Separating axes of two convex sets: the square's two axes and the polygon's edge
+    normals. The point is within Chebyshev distance ``r`` of the polygon exactly when
+    no axis separates them.
+    """
+    lo, hi = poly.min(0), poly.max(0)
+    ok = np.all((points + r >= lo - 1e-9) & (points - r <= hi + 1e-9), axis=1)
+    edge = np.roll(poly, -1, axis=0) - poly
+    normal = np.stack([edge[:, 1], -edge[:, 0]], axis=1)  # outward for a CCW polygon
+    reach = r * np.abs(normal).sum(1)
+    gap = np.einsum("pkd,kd->pk", points[:, None, :] - poly[None], normal)
+    return ok & np.all(gap <= reach[None] + 1e-9, axis=1)
 
 
 def in_gamut_bins(step=GRID_STEP, definition="chebyshev", hull=None):
@@ -244,9 +253,10 @@ def in_gamut_bins(step=GRID_STEP, definition="chebyshev", hull=None):
         keep = np.array([tuple(k) in keys for k in np.round(grid / step).astype(int)])
     elif definition == "inside":
         keep = _inside_polygon(grid, hull)
+    elif definition == "euclidean":
+        keep = _distance_to_polygon(grid, hull) <= step + 1e-9
     else:
-        norm = 2 if definition == "euclidean" else np.inf
-        keep = _distance_to_polygon(grid, hull, norm) <= step + 1e-9
+        keep = _square_meets_polygon(grid, hull, step)
     return grid[keep]
 
 
