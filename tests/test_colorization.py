@@ -326,3 +326,32 @@ def test_error_paths(patches, centres):
         co.predict("net", np.zeros((8, 8)))
     with pytest.raises(ValueError, match="ab_image"):
         co.local_variation(np.zeros((1, 4, 2)))
+
+
+def test_hue_agreement_rewards_the_right_hue_only():
+    g = np.random.default_rng(3)
+    t = g.normal(0, 30, size=(2000, 2))
+    assert co.hue_agreement(t, t) == pytest.approx(co.chroma(t).mean())
+    assert co.hue_agreement(-t, t) == pytest.approx(-co.chroma(t).mean())
+    # a constant colour of random hue: mean projection near 0 (isotropic truth)
+    rot = np.column_stack([-t[:, 1], t[:, 0]])  # every colour turned by 90 degrees
+    assert abs(co.hue_agreement(rot, t)) < 1e-9
+    assert co.hue_agreement(np.zeros_like(t), t) == 0.0
+    with pytest.raises(ValueError, match="one shape"):
+        co.hue_agreement(t[:5], t)
+
+
+def test_pooled_oracle_keeps_blockwise_constant_images_and_desaturates_mixtures():
+    flat = np.zeros((16, 16, 2))
+    flat[:8, :, 0] = 40.0  # constant within every 4 x 4 block
+    up = co.pooled_oracle(flat)
+    assert up.shape == flat.shape
+    # a checkerboard of opposite colours averages to gray in every block
+    chk = np.zeros((16, 16, 2))
+    chk[..., 0] = 50.0 * (-1.0) ** np.add.outer(np.arange(16), np.arange(16))
+    assert np.abs(co.pooled_oracle(chk)).max() < 1e-9
+    # its chroma never exceeds the truth's on average (Jensen, then a convex upsampling)
+    img = np.random.default_rng(0).normal(0, 30, size=(21, 13, 2))
+    assert co.chroma(co.pooled_oracle(img)).mean() <= co.chroma(img).mean()
+    with pytest.raises(ValueError, match="shape"):
+        co.pooled_oracle(np.zeros((4, 4)))
