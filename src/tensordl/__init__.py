@@ -17,6 +17,8 @@ book that use it:
 - :mod:`tensordl.spinglass` -- spherical spin glasses, descent, Newton, complexity (chapters 6 and 7);
 - :mod:`tensordl.training` -- many small ReLU networks trained as one batched torch computation
   (chapter 7, network minima; imported on its own, like ``convac``);
+- :mod:`tensordl.colorization` -- colourisation as classification over quantised ab bins, a small
+  torch network trained three ways (chapter 9; imported on its own, like ``training``);
 - :mod:`tensordl.data` -- bundled data sets and planted instances.
 """
 
