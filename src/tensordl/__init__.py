@@ -17,6 +17,8 @@ book that use it:
 - :mod:`tensordl.spinglass` -- spherical spin glasses, descent, Newton, complexity (chapters 6 and 7);
 - :mod:`tensordl.training` -- many small ReLU networks trained as one batched torch computation
   (chapter 7, network minima; imported on its own, like ``convac``);
+- :mod:`tensordl.polyroots` -- random polynomials, synthetic division, the LSTM root finders of the
+  second presentation, R² and root conditioning (chapter 10; imported on its own, like ``convac``);
 - :mod:`tensordl.data` -- bundled data sets and planted instances.
 """
 

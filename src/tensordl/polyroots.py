@@ -8,7 +8,7 @@ Stat 212b final project, 2016) as its slides describe it. Used by
 ``from tensordl import polyroots``, so that ``import tensordl`` does not load torch).
 
 Conventions: a polynomial of degree ``d`` is the row of its ``d + 1`` coefficients,
-highest degree first, as in :func:`numpy.polyval` and :func:`numpy.poly`; a batch of
+highest degree first, as in ``numpy.polyval`` and ``numpy.poly``; a batch of
 polynomials of one degree is a matrix of shape ``(n, d + 1)``. Every random routine
 takes ``seed`` (an int, a sequence of ints or a :class:`numpy.random.Generator`).
 
@@ -293,10 +293,7 @@ def root_condition(coeffs, roots):
     For ``p(x) = sum_k a_k x^(d-k)`` and a perturbation ``a_k -> a_k (1 + delta_k)``
     with ``|delta_k| <= eps``, a simple root ``z`` moves to first order by
     ``-sum_k delta_k a_k z^(d-k) / p'(z)``, at most ``eps * kappa(z)`` with
-
-        kappa(z) = sum_k |a_k| |z|^(d-k) / |p'(z)|,
-
-    attained by ``delta_k = eps * sign(a_k z^(d-k))``.
+    ``kappa(z) = sum_k |a_k| |z|^(d-k) / |p'(z)|``, attained by ``delta_k = eps * sign(a_k z^(d-k))``.
 
     Parameters
     ----------
@@ -540,7 +537,7 @@ def train_roots(kind, hidden=32, *, steps, batch_size=128, lr=3e-3, degrees=rang
     Each minibatch draws one degree from ``degrees`` and ``batch_size`` polynomials with
     roots :func:`random_roots`; the targets are the ``k`` smallest roots and the loss is
     ``sum_j w_j mean (z_j - zhat_j)^2`` with ``w = 1, 1/2, 1/3, ...``
-    (:data:`ROOT_WEIGHTS` for ``k = 3``). Adam with a cosine-decayed step, gradients
+    (``ROOT_WEIGHTS`` for ``k = 3``). Adam with a cosine-decayed step, gradients
     clipped at norm 1, one torch thread.
 
     Parameters
