@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import median_time, write  # noqa: E402
 
-from tensordl import convac, decomposition  # noqa: E402
+from tensordl import convac, hierarchical  # noqa: E402
 
 N, M, R, B = 8, 8, 4, 256
 
@@ -73,11 +73,11 @@ def one_einsum(leaves, transfers):
 
 
 def main():
-    A, leaves, transfers = decomposition.random_ht(N, M, R, seed=0, return_factors=True)
+    A, leaves, transfers = hierarchical.random_ht(N, M, R, seed=0, return_factors=True)
     cases, targets = [], []
 
     build = {
-        "ours": lambda: decomposition.ht_tensor(leaves, transfers),
+        "ours": lambda: hierarchical.ht_tensor(leaves, transfers),
         "nested": lambda: nested_einsum(leaves, transfers),
         "one": lambda: one_einsum(leaves, transfers),
     }
@@ -97,8 +97,8 @@ def main():
 
     odd = list(range(0, N, 2))
     mat = np.transpose(A, odd + list(range(1, N, 2))).reshape(M ** (N // 2), -1)
-    rank_ours = decomposition.matricization_rank(A, odd)
-    t_rank = median_time(lambda: decomposition.matricization_rank(A, odd), 3)
+    rank_ours = hierarchical.matricization_rank(A, odd)
+    t_rank = median_time(lambda: hierarchical.matricization_rank(A, odd), 3)
     t_svd = median_time(lambda: np.linalg.matrix_rank(mat), 1)
     rank_svd = int(np.linalg.matrix_rank(mat))
     cases.append({"case": f"rank of the odd/even matricization, {mat.shape[0]} x {mat.shape[1]} (ours {rank_ours}, "

@@ -159,3 +159,53 @@ def test_conditioned_columns_errors():
         nnlift.conditioned_columns(10, 2, 0.5, 1.2, seed=0)
     with pytest.raises(TypeError, match="sigma_max"):
         nnlift.conditioned_columns(10, 4, 0.5, "1.2", seed=0)
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        # issue 18: derivative=-1 used to return the third derivative silently, 4 an IndexError
+        (lambda: nnlift.activation("tanh", 0.0, derivative=-1), ValueError, "derivative must be at least 0"),
+        (lambda: nnlift.activation("tanh", 0.0, derivative=4), ValueError, "derivative must be 0, 1, 2 or 3"),
+        (lambda: nnlift.activation("tanh", 0.0, derivative=1.0), TypeError, "derivative must be an integer"),
+        # stein_coefficients never validated its order (7: IndexError; "a": a bare list-index TypeError)
+        (lambda: nnlift.stein_coefficients("tanh", 0.3, 7), ValueError, "order must be 0, 1, 2 or 3"),
+        (lambda: nnlift.stein_coefficients("tanh", 0.3, "a"), TypeError, "order must be an integer"),
+        (lambda: nnlift.stein_coefficients("elu", 0.3, 1), ValueError, "activation must be one of"),
+        # planted_network had an unused activation_name; bias_scale was never checked
+        (lambda: nnlift.planted_network(5, 3, seed=0, activation_name="tanh"), TypeError, "activation_name"),
+        (lambda: nnlift.planted_network(5, 3, seed=0, bias_scale=-1.0), ValueError, "bias_scale"),
+        # predict before fit raised an AttributeError about A1
+        (lambda: nnlift.NNLift(2).predict(np.ones((3, 2))), ValueError, "not fitted yet"),
+    ],
+)
+def test_validation_gaps_closed(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_activation_numpy_integer_derivatives_agree_with_python_ints():
+    t = np.linspace(-2, 2, 5)
+    for k in range(4):
+        assert np.array_equal(nnlift.activation("sigmoid", t, np.int64(k)), nnlift.activation("sigmoid", t, k))
+
+
+def test_cp_method_records_rather_than_warns_jennrichs_complex_eigenvectors(monkeypatch):
+    """Jennrich's start is one of five that CP-ALS refines: its imaginary parts are recorded on the fit."""
+    import warnings
+
+    (A1, *_), X, y = planted_data(5, 3, 20000, seed=2, act="tanh", orthonormal=False)
+    real_jennrich = nnlift.jennrich
+
+    def complex_jennrich(T, seed):
+        warnings.warn("imaginary parts up to 0.5", np.exceptions.ComplexWarning, stacklevel=2)
+        return real_jennrich(T, seed)
+
+    clean = nnlift.NNLift(3, activation="tanh", method="cp").fit(X, y, seed=0)
+    assert clean.jennrich_complex_ is False
+    monkeypatch.setattr(nnlift, "jennrich", complex_jennrich)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
+        est = nnlift.NNLift(3, activation="tanh", method="cp").fit(X, y, seed=0)
+    assert est.jennrich_complex_ is True
+    assert np.array_equal(est.A1, clean.A1)  # recording changes no number

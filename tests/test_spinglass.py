@@ -316,3 +316,130 @@ def test_descend_accepts_numpy_scalar_step():
     b = sg.descend(glass, n_restarts=3, seed=4, lr=np.float32(1 / 12).item())
     c = sg.descend(glass, n_restarts=3, seed=4, lr=np.float64(1 / 12))
     assert np.array_equal(a.W, c.W) and np.allclose(a.energy, b.energy, rtol=1e-5)
+
+
+# --- the chapter's experiment helpers -------------------------------------------
+
+
+def test_distinct_points_recovers_planted_clusters():
+    n, g = 10, np.random.default_rng(0)
+    centres = on_sphere(4, n, 1)
+    pick = g.integers(0, 4, 40)
+    W = centres[pick] + 1e-4 * g.standard_normal((40, n))
+    W *= np.sqrt(n) / np.linalg.norm(W, axis=1, keepdims=True)
+    count, label = sg.distinct_points(W)
+    assert count == len(np.unique(pick))
+    # same cluster exactly when the same planted centre
+    assert np.array_equal(label[:, None] == label[None], pick[:, None] == pick[None])
+    assert label[0] == 0 and set(label) == set(range(count))
+
+
+def test_distinct_points_threshold_and_errors():
+    W = np.array([[1.0, 0.0], [np.cos(0.1), np.sin(0.1)]]) * np.sqrt(2)
+    assert sg.distinct_points(W, overlap=0.999)[0] == 2  # overlap cos(0.1) = 0.995
+    assert sg.distinct_points(W, overlap=0.99)[0] == 1
+    with pytest.raises(ValueError, match="W"):
+        sg.distinct_points(np.ones(3))
+
+
+def test_tangent_goe_spectrum_second_moment_is_a_quarter():
+    # E sum x^2 = (m/n + 2 sum_j j/(2n)) / 2 = m/4 exactly, m = n - 1: the semicircle's
+    g = np.random.default_rng(2)
+    n = 40
+    x2 = [np.mean(sg.tangent_goe_spectrum(n, g) ** 2) for _ in range(2000)]
+    assert abs(np.mean(x2) - 0.25) < 4 * np.std(x2) / np.sqrt(len(x2))
+
+
+def test_tangent_goe_spectrum_matches_a_dense_goe():
+    n, reps = 12, 3000
+    g = np.random.default_rng(3)
+    small = np.array([sg.tangent_goe_spectrum(n, g)[0] for _ in range(reps)])
+    dense = []
+    for _ in range(reps):
+        A = g.standard_normal((n - 1, n - 1)) / np.sqrt(4 * n)
+        A = A + A.T  # off-diagonal variance 1/(2n), diagonal 1/n
+        dense.append(np.linalg.eigvalsh(A)[0] / np.sqrt(2))
+    se = np.hypot(small.std(), np.std(dense)) / np.sqrt(reps)
+    assert abs(small.mean() - np.mean(dense)) < 4 * se
+
+
+def test_tangent_goe_spectrum_same_seed_and_errors():
+    assert np.array_equal(sg.tangent_goe_spectrum(20, 5), sg.tangent_goe_spectrum(20, 5))
+    with pytest.raises(ValueError, match="n"):
+        sg.tangent_goe_spectrum(2, 0)
+
+
+def test_conditioned_goe_spectra_is_rejection_from_the_same_stream():
+    n, x_min = 15, -1.1
+    spectra, w = sg.conditioned_goe_spectra(n, x_min, 4, 500, seed=np.random.default_rng(7))
+    g = np.random.default_rng(7)
+    manual = []
+    while len(manual) < 4:
+        ev = sg.tangent_goe_spectrum(n, g)
+        if ev[0] > x_min:
+            manual.append(ev)
+    assert np.array_equal(spectra, np.array(manual))
+    det = np.prod(spectra - x_min, axis=1)
+    assert np.allclose(w, det / det.sum(), rtol=1e-12)
+    assert sg.conditioned_goe_spectra(n, 0.5, 1, 20, seed=0) is None
+    with pytest.raises(ValueError, match="k"):
+        sg.conditioned_goe_spectra(n, x_min, 0, 10, seed=0)
+
+
+def test_index_gap_t_against_a_hand_computation():
+    g = np.random.default_rng(4)
+    per_glass, gaps = [], []
+    for _ in range(6):
+        e = g.normal(size=9)
+        i = np.repeat([0, 1, 2], 3)
+        per_glass.append((e, i))
+        gaps.append(e[3:6].mean() - e[:3].mean())
+    per_glass.append((np.array([-1.0]), np.array([0])))  # no index-1 point: not used
+    t, n_g = sg.index_gap_t(per_glass, 0)
+    gaps = np.array(gaps)
+    assert n_g == 6
+    assert t == pytest.approx(gaps.mean() / (gaps.std(ddof=1) / np.sqrt(6)), rel=1e-12)
+    assert np.isnan(sg.index_gap_t(per_glass[-2:], 0)[0])
+
+
+def test_rerun_below_against_simulated_reruns():
+    n, t_obs, thr = 8, 4.0, 3.0
+    p = sg.rerun_below(t_obs, n, thr)
+    nu = n - 1
+    c = math.sqrt(nu / 2) * math.gamma((nu - 1) / 2) / math.gamma(nu / 2)
+    delta = t_obs / c
+    g = np.random.default_rng(5)
+    x = g.normal(delta / np.sqrt(n), 1.0, (200_000, n))
+    t = x.mean(axis=1) / (x.std(axis=1, ddof=1) / np.sqrt(n))
+    sim = np.mean(t < thr)
+    assert abs(sim - p) < 4 * np.sqrt(p * (1 - p) / len(t))
+    assert np.isnan(sg.rerun_below(float("nan"), n, thr)) and np.isnan(sg.rerun_below(5.0, 3, thr))
+
+
+def test_glass_components_recover_planted_variances():
+    g = np.random.default_rng(6)
+    n_glass, per = 400, 20
+    glass = np.repeat(np.arange(n_glass), per)
+    e = g.normal(0, 0.3, n_glass)[glass] + g.normal(0, 0.1, n_glass * per)
+    mean, sd, within, between = sg.glass_components(e, glass)
+    assert within == pytest.approx(0.1, rel=0.03)
+    assert between == pytest.approx(0.3, rel=0.1)
+    assert sd == pytest.approx(e.std(ddof=1)) and mean == pytest.approx(e.mean())
+    with pytest.raises(ValueError, match="glass"):
+        sg.glass_components(e, glass[:-1])
+
+
+def test_glass_bootstrap_resamples_whole_glasses_from_the_stream():
+    e = np.arange(6.0)
+    gl = np.array([0, 0, 1, 1, 2, 2])
+    samples = {25: (e, gl), 50: (e[:4], gl[:4])}
+    boot = sg.glass_bootstrap(samples, lambda s: (s[25].sum(), len(s[50])), 50, seed=3)
+    g = np.random.default_rng(3)
+    for row in boot:  # the same draws, in the same order
+        pick25, pick50 = g.integers(0, 3, 3), g.integers(0, 2, 2)
+        assert row[0] == sum(e[gl == i].sum() for i in pick25)
+        assert row[1] == 2 * len(pick50)
+    # a standard error close to the glass means' own spread over sqrt(3)
+    big = sg.glass_bootstrap({0: (e, gl)}, lambda s: s[0].mean(), 4000, seed=4)
+    means = np.array([0.5, 2.5, 4.5])
+    assert big.std() == pytest.approx(means.std() / np.sqrt(3), rel=0.05)

@@ -38,6 +38,13 @@ Reproducibility report). A claim is a mapping with the keys
     fails_if      a value that a plausible failure would produce; the rule must reject it
     failure       one line: what that failure is
     runs          the runs it is checked on: a subset of ``[quick, full]``
+    recorded_failure  (optional, counted kinds) ``{runs: [full], reason: ...}``: the
+                  claim FAILED its rule, fixed before the run, on these runs, and the
+                  failure is kept on record instead of the rule being changed after the
+                  fact. On those runs the check passes only while the rule still
+                  rejects the measured value (a value that starts to satisfy it fails
+                  the check, asking for the record to be re-examined); the report
+                  counts the claim as failed and prints the reason.
 
 Rules: ``{max: x}``, ``{min: x}``, ``{min: a, max: b}``, ``{value: v, abs: t}``,
 ``{value: v, rel: t}``, ``{equals: v}``, and those against the reference
@@ -82,7 +89,7 @@ REQUIRED = {
     ),
     "setting": (),
 }
-OPTIONAL = {"source", "reference", "reference_key", "se_key", "unverified", "where", "rule"}
+OPTIONAL = {"source", "reference", "reference_key", "se_key", "unverified", "where", "rule", "recorded_failure"}
 ALLOWED = set(COMMON) | OPTIONAL | {f for fields in REQUIRED.values() for f in fields}
 RUNS = ("quick", "full")
 REF_RULES = ("within_se", "outside_se", "above_se", "below_se", "not_above_se", "at_least_ref", "at_most_ref")
@@ -122,7 +129,17 @@ def _validate(c, where):
     if not c["runs"] or not set(c["runs"]) <= set(RUNS):
         raise ValueError(f"{where} has runs {c['runs']!r}; expected a subset of {RUNS}")
     if c["kind"] == "setting":
+        if "recorded_failure" in c:
+            raise ValueError(f"{where}: a setting has no rule, so it cannot record a failure")
         return
+    if "recorded_failure" in c:
+        rec = c["recorded_failure"]
+        if not isinstance(rec, dict) or set(rec) != {"runs", "reason"}:
+            raise ValueError(f"{where}: recorded_failure must be a mapping with exactly runs and reason")
+        if not rec["runs"] or not set(rec["runs"]) <= set(c["runs"]):
+            raise ValueError(f"{where}: recorded_failure runs {rec['runs']!r} must be a subset of runs {c['runs']!r}")
+        if not isinstance(rec["reason"], str) or not rec["reason"].strip():
+            raise ValueError(f"{where}: recorded_failure needs a reason in words")
     describe_rule(c["rule"])  # raises on an unknown rule
     if "equals" not in c["rule"] and not all(_is_number(v) for v in c["rule"].values()):
         raise ValueError(f"{where}: rule {c['rule']!r} needs numbers (write 1.0e-12, not 1e-12)")
@@ -264,6 +281,29 @@ def check_claim(claim, glued):
     return True, value, ""
 
 
+def recorded(claim, mode):
+    """Whether ``claim`` carries a recorded failure for the ``mode`` run."""
+    return mode in claim.get("recorded_failure", {}).get("runs", [])
+
+
+def check_in_run(claim, glued, mode):
+    """``(passes, value, why)`` for the check of one claim in the ``mode`` run.
+
+    Like ``check_claim``, except for a failure on record in this run: the check then
+    passes while the rule still rejects a measured value, and fails when the value is
+    missing or has come to satisfy the rule (the record must then be re-examined).
+    """
+    ok, value, why = check_claim(claim, glued)
+    if not recorded(claim, mode):
+        return ok, value, why
+    reason = claim["recorded_failure"]["reason"]
+    if claim["key"] not in glued:
+        return False, value, why
+    if ok:
+        return False, value, f"the failure on record ({reason}) no longer fails its rule: re-examine the record"
+    return True, value, f"failed, on record: {reason} ({why})"
+
+
 def read_glue(ipynb_path):
     """The plain values glued in an executed notebook, as a dict key -> Python value.
 
@@ -341,9 +381,12 @@ def results(mode, executed_dir, claims=None):
             cache[path] = read_glue(path) if path.exists() else {}
         glued = cache[path]
         ok, value, why = check_claim(c, glued)
+        on_record = recorded(c, mode) and check_in_run(c, glued, mode)[0]
         reference, se = context(c, glued)
         interval = [glued.get(k) for k in c.get("interval_keys", [])]
         verdict = "setting" if c["kind"] == "setting" else (VERDICTS[c["kind"]] if ok else "FAIL")
-        rows.append({**c, "value": value, "ok": ok, "why": why, "verdict": verdict,
+        if on_record:
+            verdict, why = "failed (on record)", f"on record: {c['recorded_failure']['reason']} ({why})"
+        rows.append({**c, "value": value, "ok": ok, "on_record": on_record, "why": why, "verdict": verdict,
                      "reference_value": reference, "se": se, "interval": interval})
     return rows

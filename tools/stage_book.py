@@ -158,7 +158,12 @@ def _chapter_section(stem, num, title, rows, chapters):
         "|---|---|---|---|---|",
     ]
     for r in counted:
-        verdict = r["verdict"] if r["ok"] else f"**FAIL**: {_cell(r['why'])}"
+        if r["ok"]:
+            verdict = r["verdict"]
+        elif r.get("on_record"):
+            verdict = f"**failed** (kept on record, rule unchanged): {_cell(r['why'])}"
+        else:
+            verdict = f"**FAIL**: {_cell(r['why'])}"
         out.append(
             f"| {_link(_cell(r['claim']), stem, r['section'], chapters)}{_second_line(r)} | {r['kind']} "
             f"| {_reference(r)} | {_cell(_ours(r))} | {verdict} |"

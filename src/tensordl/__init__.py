@@ -8,8 +8,8 @@ book that use it:
 - :mod:`tensordl.factorization` -- low rank, nuclear norm, variational principle (chapter 2);
 - :mod:`tensordl.certificates` -- tensor norms, polars, the Haeffele--Vidal certificate (chapter 3);
 - :mod:`tensordl.moments` -- score functions, Stein's identity, implicit moment tensors (chapter 4);
-- :mod:`tensordl.decomposition` -- the tensor power method, whitening, CP (chapter 4); Hierarchical
-  Tucker tensors and matricization ranks (chapter 5);
+- :mod:`tensordl.decomposition` -- the tensor power method, whitening, Jennrich, CP (chapters 4, 5);
+- :mod:`tensordl.hierarchical` -- Hierarchical Tucker tensors and matricization ranks (chapter 5);
 - :mod:`tensordl.nnlift` -- NN-LIFT (chapter 4);
 - :mod:`tensordl.convac` -- shallow (CP) and deep (HT) convolutional arithmetic circuits, torch modules
   (chapter 5; imported on its own, ``from tensordl import convac``, so that ``import tensordl`` does not
@@ -22,13 +22,14 @@ book that use it:
 - :mod:`tensordl.data` -- bundled data sets and planted instances.
 """
 
-from . import certificates, data, decomposition, factorization, moments, nnlift, paths, spinglass
+from . import certificates, data, decomposition, factorization, hierarchical, moments, nnlift, paths, spinglass
 
 __all__ = [
     "certificates",
     "data",
     "decomposition",
     "factorization",
+    "hierarchical",
     "moments",
     "nnlift",
     "paths",

@@ -1,4 +1,4 @@
-"""Input validation shared by the public functions of :mod:`tensordl`.
+"""Input validation and the convergence warning shared by the public functions of :mod:`tensordl`.
 
 Every public function converts and checks its arguments here, so that bad input
 fails early with a ``ValueError`` or ``TypeError`` that names the argument and
@@ -9,7 +9,24 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_matrix", "as_samples", "as_choice", "as_int", "as_float", "as_weights"]
+__all__ = [
+    "ConvergenceWarning",
+    "as_matrix",
+    "as_samples",
+    "as_choice",
+    "as_int",
+    "as_power_of_two",
+    "as_float",
+    "as_weights",
+]
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped at its iteration budget before its tolerance.
+
+    Defined here so that every solver module warns with the same class without
+    importing another solver module; :mod:`tensordl.factorization` re-exports it.
+    """
 
 
 def as_matrix(a, name, n_cols=None):
@@ -77,6 +94,24 @@ def as_int(value, name, minimum=None):
     value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def as_power_of_two(value, name):
+    """Return ``value`` as a Python int that is a power of two ``>= 2`` (the leaves of a binary tree), or raise.
+
+    Examples
+    --------
+    >>> as_power_of_two(np.int64(8), "N")
+    8
+    >>> as_power_of_two(6, "N")
+    Traceback (most recent call last):
+    ...
+    ValueError: N must be a power of two >= 2 for the binary tree, got 6
+    """
+    value = as_int(value, name)
+    if value < 2 or value & (value - 1):
+        raise ValueError(f"{name} must be a power of two >= 2 for the binary tree, got {value}")
     return value
 
 

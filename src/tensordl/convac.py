@@ -30,21 +30,18 @@ import math
 import numpy as np
 import torch
 
-from .decomposition import ht_tensor
+from ._checks import as_int, as_power_of_two
+from .hierarchical import ht_tensor
 
 __all__ = ["ShallowConvAC", "DeepConvAC", "contract"]
 
 
 def _power_of_two(N):
-    if not isinstance(N, int) or N < 2 or N & (N - 1):
-        raise ValueError(f"N must be a power of two >= 2 for the binary tree, got {N!r}")
-    return N
+    return as_power_of_two(N, "N")
 
 
 def _positive(value, name):
-    if not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+    return as_int(value, name, minimum=1)
 
 
 def _check_phi(Phi, N, M):
@@ -135,8 +132,12 @@ class ShallowConvAC(torch.nn.Module):
         self.K, self.Y, self.shared = _positive(K, "K"), _positive(Y, "Y"), bool(shared)
         g = torch.Generator().manual_seed(seed)
         n_maps = 1 if self.shared else self.N
-        self.a = torch.nn.Parameter(torch.randn(n_maps, M, K, generator=g, dtype=torch.float64) / math.sqrt(M))
-        self.alpha = torch.nn.Parameter(torch.randn(K, self.Y, generator=g, dtype=torch.float64) / math.sqrt(K))
+        self.a = torch.nn.Parameter(
+            torch.randn(n_maps, self.M, self.K, generator=g, dtype=torch.float64) / math.sqrt(self.M)
+        )
+        self.alpha = torch.nn.Parameter(
+            torch.randn(self.K, self.Y, generator=g, dtype=torch.float64) / math.sqrt(self.K)
+        )
 
     def forward(self, Phi):
         """Scores of shape ``(B, Y)`` for features ``Phi`` of shape ``(B, N, M)``."""
@@ -209,7 +210,7 @@ class DeepConvAC(torch.nn.Module):
     def __init__(self, N, M, ranks, Y=1, shared=False, seed=0):
         super().__init__()
         self.N, self.M, self.Y = _power_of_two(N), _positive(M, "M"), _positive(Y, "Y")
-        self.L = N.bit_length() - 1
+        self.L = self.N.bit_length() - 1
         ranks = [_positive(r, "ranks") for r in ranks]
         if len(ranks) != self.L:
             raise ValueError(f"ranks must hold L = log2(N) = {self.L} numbers r_0..r_(L-1), got {len(ranks)}")
@@ -219,10 +220,10 @@ class DeepConvAC(torch.nn.Module):
         def param(*shape, fan_in):
             return torch.nn.Parameter(torch.randn(*shape, generator=g, dtype=torch.float64) / math.sqrt(fan_in))
 
-        self.leaves = param(1 if shared else N, M, ranks[0], fan_in=M)
+        self.leaves = param(1 if shared else self.N, self.M, ranks[0], fan_in=self.M)
         outs = ranks[1:] + [self.Y]
         self.transfers = torch.nn.ParameterList(
-            [param(1 if shared else N >> (lv + 1), ranks[lv], outs[lv], fan_in=ranks[lv]) for lv in range(self.L)]
+            [param(1 if shared else self.N >> (lv + 1), ranks[lv], outs[lv], fan_in=ranks[lv]) for lv in range(self.L)]
         )
 
     def forward(self, Phi):
@@ -257,7 +258,7 @@ class DeepConvAC(torch.nn.Module):
         return sign[:, 0], logabs[:, 0]
 
     def tensor(self):
-        """``A^y`` of shape ``(Y,) + (M,) * N`` (numpy), by ``tensordl.decomposition.ht_tensor``."""
+        """``A^y`` of shape ``(Y,) + (M,) * N`` (numpy), by ``tensordl.hierarchical.ht_tensor``."""
         leaves = list(self.leaves.detach().expand(self.N, -1, -1).numpy())
         transfers = [A.detach().expand(self.N >> (lv + 1), -1, -1).numpy() for lv, A in enumerate(self.transfers)]
         A = ht_tensor(leaves, transfers)

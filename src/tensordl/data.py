@@ -3,8 +3,10 @@
 Nothing here downloads anything: ``digits`` reads scikit-learn's bundled 8x8
 digits, and the generators draw from the ``seed`` they are given. Tests and
 notebooks build their instances here so that both use one oracle.
-Used by ``notebooks/01_networks_as_polynomials.md`` and
-``notebooks/02_matrix_factorization.md``.
+Used by ``notebooks/01_networks_as_polynomials.md``,
+``notebooks/02_matrix_factorization.md``, ``notebooks/03_global_optimality_certificates.md``
+(``random_network``), ``notebooks/07_deep_networks_as_spin_glasses.md`` and
+``notebooks/08_network_minima.md`` (``digits``).
 """
 
 import numpy as np

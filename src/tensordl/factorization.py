@@ -25,7 +25,7 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
-from ._checks import as_float, as_int, as_matrix
+from ._checks import ConvergenceWarning, as_float, as_int, as_matrix
 from .data import rng as _rng
 
 __all__ = [
@@ -47,10 +47,6 @@ __all__ = [
     "factorized_gradient",
     "factorized_hessian",
 ]
-
-
-class ConvergenceWarning(UserWarning):
-    """An iterative solver stopped at its iteration budget before its tolerance."""
 
 
 @dataclass

@@ -36,12 +36,14 @@ be: ``a2 sigma(a.x + b) = a2 - a2 sigma(-a.x - b)`` for the sigmoid and
 ``-a2 tanh(-a.x - b)`` for tanh, so either sign fits the same function.
 """
 
+import warnings
+
 import numpy as np
 import scipy.optimize
 import scipy.special
 import scipy.stats
 
-from ._checks import as_choice, as_int, as_matrix, as_samples
+from ._checks import as_choice, as_float, as_int, as_matrix, as_samples
 from .data import rng as _rng
 from .decomposition import cp_als, jennrich, slice_subspace, tensor_power_method, whiten
 from .moments import Moment3, moment2
@@ -62,6 +64,14 @@ _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(80)  # E[h(z)], z ~ N(0, 1)
 _GH_W = _GH_W / _GH_W.sum()
 
 
+def _as_derivative(value, name):
+    """``value`` as one of the orders 0, 1, 2, 3 that the closed forms cover, or raise."""
+    value = as_int(value, name, minimum=0)
+    if value > 3:
+        raise ValueError(f"{name} must be 0, 1, 2 or 3 (the closed forms go to the third derivative), got {value}")
+    return value
+
+
 def activation(name, t, derivative=0):
     """The activation ``name`` or its first three derivatives at ``t``.
 
@@ -71,6 +81,7 @@ def activation(name, t, derivative=0):
     0.25
     """
     as_choice(name, "activation", ACTIVATIONS)
+    derivative = _as_derivative(derivative, "derivative")
     t = np.asarray(t, dtype=np.float64)
     if name == "relu":
         return [np.maximum(t, 0.0), (t > 0).astype(float), np.zeros_like(t), np.zeros_like(t)][derivative]
@@ -95,6 +106,8 @@ def stein_coefficients(name, b, order):
     >>> round(float(stein_coefficients("tanh", 0.0, 2)), 12)  # odd in b
     0.0
     """
+    as_choice(name, "activation", ACTIVATIONS)
+    order = _as_derivative(order, "order")
     b = np.asarray(b, dtype=np.float64)
     if name == "relu" and order >= 1:
         if order == 1:
@@ -104,7 +117,7 @@ def stein_coefficients(name, b, order):
     return np.tensordot(activation(name, b[..., None] + _GH_X, order), _GH_W, axes=(-1, 0))
 
 
-def planted_network(d, k, seed, activation_name="sigmoid", orthonormal=True, bias_scale=1.0):
+def planted_network(d, k, seed, orthonormal=True, bias_scale=1.0):
     """A random target ``(A1, b1, a2, b2)``: unit columns of ``A1`` (orthonormal if asked).
 
     Examples
@@ -119,7 +132,7 @@ def planted_network(d, k, seed, activation_name="sigmoid", orthonormal=True, bia
     g = _rng(seed)
     A = g.standard_normal((d, k))
     A1 = np.linalg.qr(A)[0] if orthonormal else A / np.linalg.norm(A, axis=0)
-    b1 = bias_scale * g.uniform(-1.0, 1.0, k)
+    b1 = as_float(bias_scale, "bias_scale", minimum=0) * g.uniform(-1.0, 1.0, k)
     a2 = g.choice([-1.0, 1.0], k) * g.uniform(1.0, 2.0, k)
     return A1, b1, a2, float(g.normal(0.0, 0.1))
 
@@ -355,6 +368,10 @@ class NNLift:
     b2 : float
     weights_ : ndarray of shape (k,)
         The tensor components' weights ``lam_j``.
+    jennrich_complex_ : bool
+        ``method="cp"`` only: whether Jennrich's eigenvectors had imaginary parts (a
+        noisy moment can pair its eigenvalues). Its start is then one of five and
+        CP-ALS keeps the best fit, so this is recorded here rather than warned.
 
     Examples
     --------
@@ -421,7 +438,13 @@ class NNLift:
         # "cp": the span of A1 from the slices T(I, I, theta), then a non-orthogonal CP of T(U, U, U)
         U = slice_subspace(T, self.k, g)
         TU = T.project(U)
-        lam, mu = jennrich(TU, g)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", np.exceptions.ComplexWarning)
+            lam, mu = jennrich(TU, g)
+        self.jennrich_complex_ = any(issubclass(w.category, np.exceptions.ComplexWarning) for w in caught)
+        for w in caught:  # anything else still reaches the caller
+            if not issubclass(w.category, np.exceptions.ComplexWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         starts = [(lam, mu)] if np.linalg.cond(mu) < 1e6 else []  # noise can pair Jennrich's eigenvalues
         starts += [None] * 4  # random starts as well; keep the best fit
         best = None
@@ -446,6 +469,8 @@ class NNLift:
         return float(scipy.optimize.brentq(f, lo, hi, xtol=1e-12))
 
     def predict(self, X):
-        """``<a2, sigma(A1^T x + b1)> + b2`` for the rows of ``X``."""
+        """``<a2, sigma(A1^T x + b1)> + b2`` for the rows of ``X``; ``fit`` first."""
+        if not hasattr(self, "A1"):
+            raise ValueError("this NNLift is not fitted yet: call fit(X, y) before predict(X)")
         X = as_matrix(X, "X", n_cols=self.A1.shape[0])
         return activation(self.activation, X @ self.A1 + self.b1) @ self.a2 + self.b2

@@ -4,7 +4,8 @@ Slides: "Tensor Methods in Deep Learning" (a deep ReLU network is a homogeneous
 piecewise polynomial in its parameters) and the path slides of Choromanska,
 Henaff, Mathieu, Ben Arous & LeCun (2015): "Suppose we have a linear deep
 network", "In coordinates", "Equivalently, we can define paths" and "Now some
-paths will be stopped". Used by ``notebooks/01_networks_as_polynomials.md``.
+paths will be stopped". Used by ``notebooks/01_networks_as_polynomials.md``, and by
+``notebooks/03_global_optimality_certificates.md`` (``forward``, for a ReLU network's output).
 
 Conventions. A network of depth ``d`` is a list of ``d`` weight matrices; weight
 ``k`` maps layer ``k`` to layer ``k+1`` and has shape ``(width[k+1], width[k])``.

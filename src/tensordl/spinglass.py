@@ -3,7 +3,9 @@
 Slides: the "[Choromanska, Henaff, Mathieu, LeCun, Ben Arous]" slides from "The
 loss 'looks' like a polynomial" to "Pros / Cons", and "Deep Networks and Spin
 Glasses" (all three). Papers: Choromanska et al. (2015); Auffinger, Ben Arous &
-Cerny (2013). Used by ``notebooks/06_spin_glass_landscapes.md``.
+Cerny (2013). Used by ``notebooks/06_spin_glass_landscapes.md``, and by
+``notebooks/07_deep_networks_as_spin_glasses.md`` (``SphericalSpinGlass``, the glass the
+network's loss is compared with).
 
 The Hamiltonian of the slide, on the sphere ``||w||^2 = Lambda`` (``n`` here),
 
@@ -56,6 +58,13 @@ __all__ = [
     "ground_state_energy",
     "band_energy",
     "complexity",
+    "distinct_points",
+    "tangent_goe_spectrum",
+    "conditioned_goe_spectra",
+    "index_gap_t",
+    "rerun_below",
+    "glass_components",
+    "glass_bootstrap",
 ]
 
 MAX_ENTRIES = 2 * 10**8  # entries of Z held in memory (1.6 GB in float64)
@@ -789,3 +798,291 @@ def kac_rice_direct(n, H, k=0, *, n_matrices=2000, seed=0):
     per_matrix = np.concatenate(chunks)
     batches = per_matrix[: n_matrices - n_matrices % 10].reshape(10, -1).mean(axis=1)
     return KacRiceEstimate(float(per_matrix.mean()), float(batches.std(ddof=1) / math.sqrt(10)), n_matrices)
+
+
+# --- helpers of the chapter's experiments: clustering, tangent GOE, glass-level t ---
+
+
+def distinct_points(W, overlap=0.999):
+    """Greedy clustering of points on the sphere ``||w||^2 = n`` by their overlap.
+
+    Row ``i`` joins the first earlier cluster whose representative ``r`` has
+    ``w_i . r / n > overlap``, else starts a new cluster with itself as representative.
+    Used to count distinct minima among the end points of many descents.
+
+    Parameters
+    ----------
+    W : ndarray of shape (B, n)
+        Points on the sphere of radius ``sqrt(n)``.
+    overlap : float, default=0.999
+        Two points are one when their overlap ``w . w' / n`` exceeds it.
+
+    Returns
+    -------
+    count : int
+        The number of clusters.
+    label : ndarray of int of shape (B,)
+        The cluster of each row, numbered in order of first appearance.
+
+    Examples
+    --------
+    >>> W = np.array([[1.0, 0.0], [-1.0, 0.0], [1.0, 1e-3]]) * np.sqrt(2)
+    >>> count, label = distinct_points(W)
+    >>> count, label.tolist()
+    (2, [0, 1, 0])
+    """
+    W = as_matrix(W, "W")
+    overlap = as_float(overlap, "overlap")
+    n = W.shape[1]
+    reps, label = [], np.empty(len(W), dtype=int)
+    for i, w in enumerate(W):
+        hit = [j for j, r in enumerate(reps) if w @ r / n > overlap]
+        if hit:
+            label[i] = hit[0]
+        else:
+            label[i] = len(reps)
+            reps.append(w)
+    return len(reps), label
+
+
+def tangent_goe_spectrum(n, seed):
+    """One draw of the GOE part of a Hessian on the sphere of ``n`` weights, in semicircle units.
+
+    The ``n - 1`` eigenvalues of an ``(n - 1) x (n - 1)`` GOE with off-diagonal
+    variance ``1 / (2 n)`` (the tridiagonal model of Dumitriu and Edelman), divided by
+    ``sqrt 2`` so that their semicircle fills ``[-1, 1]`` as ``n`` grows. The Hessian
+    at a critical point of energy ``u`` per unit is ``2 sqrt(H (H - 1))`` times this
+    spectrum, shifted by ``-H u``; its index is the number of eigenvalues below
+    ``H u / (2 sqrt(H (H - 1)))``.
+
+    Parameters
+    ----------
+    n : int
+        Number of weights (the sphere's dimension plus one), at least 3.
+    seed : int or numpy.random.Generator
+        A Generator is drawn from in place: the diagonal, then the off-diagonal.
+
+    Returns
+    -------
+    ndarray of shape (n - 1,)
+        Ascending.
+
+    Examples
+    --------
+    >>> x = tangent_goe_spectrum(400, seed=0)
+    >>> x.shape, bool(-1.1 < x[0] < -0.9), bool(0.9 < x[-1] < 1.1)
+    ((399,), True, True)
+    """
+    import scipy.linalg
+
+    n = as_int(n, "n", minimum=3)
+    g = _rng(seed)
+    m = n - 1
+    d = g.standard_normal(m) / np.sqrt(n)
+    e = np.sqrt(g.chisquare(np.arange(m - 1, 0, -1)) / (2 * n))
+    return scipy.linalg.eigvalsh_tridiagonal(d, e) / np.sqrt(2)
+
+
+def conditioned_goe_spectra(n, x_min, k, max_draws, seed):
+    """``k`` tangent GOE spectra with every eigenvalue above ``x_min``, and their ``|det|`` weights.
+
+    The law of the Hessian at a local minimum of energy ``u``: the Kac-Rice formula
+    conditions the shifted GOE on a positive spectrum and weights it by
+    ``|det| = prod (x_i - x_min)`` (``x_min = H u / (2 sqrt(H (H - 1)))`` in the units
+    of :func:`tangent_goe_spectrum`). Draws by rejection.
+
+    Parameters
+    ----------
+    n : int
+    x_min : float
+    k : int
+        Spectra wanted.
+    max_draws : int
+        Draws tried before giving up.
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    (ndarray of shape (k, n - 1), ndarray of shape (k,)) or None
+        The accepted spectra and their normalised weights; None when fewer than ``k`` of
+        ``max_draws`` draws are accepted (at energies far above the threshold a
+        positive spectrum is a rare event, a pushed edge).
+
+    Examples
+    --------
+    >>> spectra, w = conditioned_goe_spectra(30, -1.2, 3, 100, seed=0)
+    >>> spectra.shape, bool(np.all(spectra > -1.2)), round(float(w.sum()), 12)
+    ((3, 29), True, 1.0)
+    >>> conditioned_goe_spectra(30, 0.0, 3, 10, seed=0) is None
+    True
+    """
+    k = as_int(k, "k", minimum=1)
+    max_draws = as_int(max_draws, "max_draws", minimum=1)
+    x_min = as_float(x_min, "x_min")
+    g = _rng(seed)
+    out = []
+    for _ in range(max_draws):
+        ev = tangent_goe_spectrum(n, g)
+        if ev[0] > x_min:
+            out.append(ev)
+            if len(out) == k:
+                break
+    if len(out) < k:
+        return None
+    out = np.array(out)
+    logw = np.log(out - x_min).sum(axis=1)
+    return out, np.exp(logw - logw.max()) / np.exp(logw - logw.max()).sum()
+
+
+def index_gap_t(per_glass, k):
+    """Mean energy of index ``k + 1`` minus that of index ``k``, in standard errors over glasses.
+
+    Critical points of one glass share its disorder (and Newton runs started near one
+    minimum find neighbouring saddles), so the glass is the unit: on each glass that
+    has critical points of both indices the difference of their mean energies is one
+    observation, and the statistic is the ``t`` of these differences.
+
+    Parameters
+    ----------
+    per_glass : sequence of (ndarray, ndarray)
+        For each glass, the energies of its distinct critical points and their indices.
+    k : int
+
+    Returns
+    -------
+    t : float
+        nan with fewer than two usable glasses.
+    n_glasses : int
+        Glasses used (the ``t`` has ``n_glasses - 1`` degrees of freedom).
+
+    Examples
+    --------
+    >>> glasses = [(np.array([-1.6, -1.5, -1.4]), np.array([0, 1, 2]))] * 2
+    >>> glasses.append((np.array([-1.7, -1.5]), np.array([0, 1])))
+    >>> t, n_g = index_gap_t(glasses, 0)
+    >>> round(t, 3), n_g
+    (4.0, 3)
+    >>> index_gap_t(glasses, 1)[1]
+    2
+    """
+    k = as_int(k, "k", minimum=0)
+    gaps = np.array(
+        [
+            np.mean(e[i == k + 1]) - np.mean(e[i == k])
+            for e, i in ((np.asarray(e_), np.asarray(i_)) for e_, i_ in per_glass)
+            if np.any(i == k) and np.any(i == k + 1)
+        ]
+    )
+    if len(gaps) < 2:
+        return float("nan"), len(gaps)
+    return float(gaps.mean() / (gaps.std(ddof=1) / np.sqrt(len(gaps)))), len(gaps)
+
+
+def rerun_below(t, n, threshold):
+    """Chance that a rerun on ``n`` new units gives a one-sample ``t`` below ``threshold``.
+
+    The one-sample ``t`` of ``n`` units is noncentral ``t`` with ``n - 1`` degrees of
+    freedom and noncentrality ``delta``; its mean is ``c delta``, with
+    ``c = sqrt(nu / 2) Gamma((nu - 1) / 2) / Gamma(nu / 2) > 1``. The effect is
+    estimated from an observed ``t`` as ``delta = t / c`` (unbiased), and the chance is
+    the noncentral ``t``'s distribution function at ``threshold``. A check of a claim's
+    margin: how often a fresh run of the same size would fail it. nan for ``n < 4`` or
+    a nan ``t``.
+
+    Examples
+    --------
+    >>> round(rerun_below(6.02, 8, 3.0), 3)  # eight glasses at t = 6.0: about 3 %
+    0.029
+    >>> rerun_below(8.6, 16, 3.0) < 1e-4
+    True
+    """
+    import scipy.special
+    import scipy.stats
+
+    n = as_int(n, "n", minimum=0)
+    t = float(t)
+    if n < 4 or not np.isfinite(t):
+        return float("nan")
+    nu = n - 1
+    c = math.sqrt(nu / 2) * math.exp(scipy.special.gammaln((nu - 1) / 2) - scipy.special.gammaln(nu / 2))
+    return float(scipy.stats.nct.cdf(as_float(threshold, "threshold"), nu, t / c))
+
+
+def glass_components(e, glass):
+    """Pooled mean and spread of end-point energies, split into within- and between-glass parts.
+
+    The end points of several descents on each of several glasses vary for two reasons:
+    the disorder (glass to glass) and the start (descent to descent on one glass). The
+    within-glass variance is the mean of the glasses' own variances; the between-glass
+    variance is that of the glass means less the share the descents contribute to it
+    (the within variance over the mean number of descents per glass), floored at 0.
+
+    Parameters
+    ----------
+    e : ndarray of shape (m,)
+        Energies (per unit) of the end points.
+    glass : ndarray of int of shape (m,)
+        The glass of each end point, labelled ``0 .. G - 1``; at least two per glass.
+
+    Returns
+    -------
+    (float, float, float, float)
+        Pooled mean, pooled standard deviation, within-glass and between-glass
+        standard deviations.
+
+    Examples
+    --------
+    >>> e = np.array([0.0, 2.0, 10.0, 12.0])
+    >>> [round(float(v), 6) for v in glass_components(e, np.array([0, 0, 1, 1]))]
+    [6.0, 5.887841, 1.414214, 7.0]
+    """
+    e = np.asarray(e, dtype=float)
+    gl = np.asarray(glass)
+    if e.shape != gl.shape or e.ndim != 1:
+        raise ValueError(f"e and glass must be 1-d of one length, got {e.shape} and {gl.shape}")
+    means = np.array([e[gl == i].mean() for i in np.unique(gl)])
+    within = np.mean([e[gl == i].var(ddof=1) for i in np.unique(gl)])
+    between = max(means.var(ddof=1) - within / np.bincount(gl).mean(), 0.0)
+    return e.mean(), e.std(ddof=1), np.sqrt(within), np.sqrt(between)
+
+
+def glass_bootstrap(samples, stat, n_boot, seed):
+    """A statistic over resamples that redraw whole glasses, independently at every size.
+
+    The end points of one glass share its disorder, so the glass is the unit of
+    resampling: each resample draws, for every key of ``samples`` in order, as many
+    glasses as it has with replacement and concatenates their end points.
+
+    Parameters
+    ----------
+    samples : dict of key -> (ndarray of shape (m,), ndarray of int of shape (m,))
+        Per size (or any key), the energies and the glass of each, glasses labelled
+        ``0 .. G - 1``.
+    stat : callable
+        Maps a dict key -> resampled energies to a number or a sequence of numbers.
+    n_boot : int
+    seed : int or numpy.random.Generator
+        A Generator is drawn from in place.
+
+    Returns
+    -------
+    ndarray of shape (n_boot, ...)
+        ``stat`` of each resample.
+
+    Examples
+    --------
+    >>> e = np.array([0.0, 0.0, 1.0, 1.0])
+    >>> b = glass_bootstrap({25: (e, np.array([0, 0, 1, 1]))}, lambda s: s[25].mean(), 200, 0)
+    >>> sorted(set(b.round(6).tolist()))  # both glasses, one of them twice, or each once
+    [0.0, 0.5, 1.0]
+    """
+    n_boot = as_int(n_boot, "n_boot", minimum=1)
+    g = _rng(seed)
+    out = []
+    for _ in range(n_boot):
+        sample = {}
+        for key, (e, gl) in samples.items():
+            pick = g.integers(0, gl.max() + 1, gl.max() + 1)
+            sample[key] = np.concatenate([e[gl == i] for i in pick])
+        out.append(stat(sample))
+    return np.array(out)

@@ -3,7 +3,9 @@
 Slides: "[Choromaska, Henaff, Mathieu, LeCun, Ben Arous,'14]", the network experiment
 offered as evidence for the spin-glass picture (Choromanska et al., 2015, Table 1).
 Used by ``notebooks/08_network_minima.md``; ``train_bias_free_mse`` (one bias-free deep
-ReLU network on the squared loss) by ``notebooks/07_deep_networks_as_spin_glasses.md``.
+ReLU network on the squared loss) by ``notebooks/07_deep_networks_as_spin_glasses.md``;
+``train_adam`` and ``per_net_loss`` by ``notebooks/01_networks_as_polynomials.md`` (the
+network whose midpoint shows that a regularised loss is not convex).
 
 ``nets`` networks ``x -> W2 relu(W1 x + b1) + b2`` of one hidden size are stored as
 stacked tensors with a leading network axis, ``W1`` of shape ``(nets, hidden, d)``
