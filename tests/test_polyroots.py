@@ -124,6 +124,25 @@ def test_plain_model_decodes_k_roots():
     assert pr.predict(m, np.zeros((3, 9))).shape == (3, 4)
 
 
+def test_parallel_workers_give_the_same_models_as_one_process():
+    # CPU only: the device option's "cuda" path is not exercised by the tests
+    kw = dict(steps=4, batch_size=8, degrees=[5, 6])
+    par = pr.train_roots_many([("plain", 0), ("recursive", 1)], 8, workers=2, **kw)
+    one = [pr.train_roots("plain", 8, seed=0, **kw), pr.train_roots("recursive", 8, seed=1, **kw)]
+    a = pr.random_roots(5, 7, seed=3)
+    for p, o in zip(par, one):
+        assert np.array_equal(p.losses, o.losses)
+        assert np.array_equal(pr.predict(p.model, a), pr.predict(o.model, a))
+        assert p.settings["device"] == "cpu" and p.cpu_seconds >= 0
+
+
+def test_cuda_without_a_gpu_is_refused():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ValueError, match="cuda"):
+        pr.train_horner(steps=1, device="cuda")
+
+
 @pytest.mark.parametrize(
     ("call", "exc", "match"),
     [
@@ -144,6 +163,10 @@ def test_plain_model_decodes_k_roots():
         (lambda: pr.train_horner(steps=1, degrees=[]), ValueError, "degrees"),
         (lambda: pr.HornerLSTM(hidden=0), ValueError, "hidden"),
         (lambda: pr.predict("model", np.zeros((2, 3))), TypeError, "model"),
+        (lambda: pr.train_roots("plain", steps=1, device="tpu"), ValueError, "device"),
+        (lambda: pr.train_horner(steps=1, device=3), ValueError, "device"),
+        (lambda: pr.train_roots_many([("plain", 0)], steps=1, workers=0), ValueError, "workers"),
+        (lambda: pr.train_roots_many([("plain",)], steps=1), TypeError, "jobs"),
     ],
 )
 def test_error_paths(call, exc, match):

@@ -26,11 +26,15 @@ Contents:
 - models (torch): :class:`HornerLSTM` (the easy tasks), :class:`EncoderDecoder` (the
   plain sequence-to-sequence model of the hard task), :class:`RecursiveRootModel` (LSTM1
   predicts a root, LSTM2 divides it out, repeat; loss weights 1, 1/2, 1/3), trained by
-  :func:`train_horner` and :func:`train_roots`, applied by :func:`predict`.
+  :func:`train_horner` and :func:`train_roots` (on a ``device``: ``"cpu"`` or
+  ``"cuda"``), several seeds side by side by :func:`train_roots_many`, applied by
+  :func:`predict`.
 """
 
+import multiprocessing
 import numbers
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +58,7 @@ __all__ = [
     "TrainingRun",
     "train_horner",
     "train_roots",
+    "train_roots_many",
     "predict",
     "ROOT_WEIGHTS",
 ]
@@ -386,11 +391,11 @@ class EncoderDecoder(nn.Module):
 class RecursiveRootModel(nn.Module):
     """The recursive model: LSTM1 predicts the smallest root, LSTM2 divides it out, repeat.
 
-    Step ``j``: LSTM1 (shared by all steps) reads the current coefficients and predicts
-    their smallest root ``z_j``; LSTM2 (shared) reads ``(a_i, z_j)`` step by step and
-    outputs the ``d - j - 1`` coefficients of the quotient by ``x - z_j``, which the next
-    step reads. Each step uses its own predicted root, as the project's slides
-    describe. With ``exact_division=True`` LSTM2 is replaced by
+    Step ``j`` (from 0): LSTM1 (shared by all steps) reads the current coefficients and
+    predicts their smallest root ``z_j``; LSTM2 (shared) reads ``(a_i, z_j)`` step by
+    step and outputs the ``d - j`` coefficients of the quotient (of degree
+    ``d - j - 1``) by ``x - z_j``, which the next step reads. Each step uses its own
+    predicted root, as the project's slides describe. With ``exact_division=True`` LSTM2 is replaced by
     :func:`synthetic_division` (a reference, and the test of the recursion).
 
     Examples
@@ -456,12 +461,28 @@ class TrainingRun:
         Wall-clock training time.
     settings : dict
         The arguments of the run.
+    cpu_seconds : float
+        CPU time of the training process (one torch thread on the CPU): what the run
+        takes on a quiet machine.
     """
 
     model: nn.Module
     losses: np.ndarray
     seconds: float
     settings: dict = field(default_factory=dict)
+    cpu_seconds: float = float("nan")
+
+
+def _device(device):
+    try:
+        dev = torch.device(device)
+    except (TypeError, RuntimeError) as exc:
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}") from exc
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but torch sees no CUDA device")
+    return dev
 
 
 def _degrees(degrees):
@@ -474,19 +495,22 @@ def _degrees(degrees):
     return degs
 
 
-def _train(model, batch, steps, lr, seed, weights_fn):
+def _train(model, batch, steps, lr, seed, weights_fn, device):
     steps = as_int(steps, "steps", minimum=1)
+    dev = _device(device)
     if not (isinstance(lr, numbers.Real) and lr > 0):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     rng = _rng([seed, 1] if not isinstance(seed, np.random.Generator) else seed)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # results do not depend on the machine's thread count
     try:
+        model.to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-        losses, t0 = np.empty(steps), time.perf_counter()
+        losses, t0, c0 = np.empty(steps), time.perf_counter(), time.process_time()
         for s in range(steps):
             inputs, target = batch(rng)
+            inputs, target = tuple(x.to(dev) for x in inputs), target.to(dev)
             loss = weights_fn(model(*inputs), target)
             opt.zero_grad()
             loss.backward()
@@ -494,18 +518,22 @@ def _train(model, batch, steps, lr, seed, weights_fn):
             opt.step()
             sched.step()
             losses[s] = loss.item()
-        return losses, time.perf_counter() - t0
+        model.to("cpu")
+        return losses, time.perf_counter() - t0, time.process_time() - c0
     finally:
         torch.set_num_threads(threads)
 
 
-def train_horner(hidden=32, *, steps, batch_size=128, lr=3e-3, degrees=range(5, 16), seed=0):
+def train_horner(hidden=32, *, steps, batch_size=128, lr=3e-3, degrees=range(5, 16), seed=0,
+                 device="cpu"):
     """Train a :class:`HornerLSTM` on the easy tasks with fresh random polynomials.
 
     Each minibatch draws one degree from ``degrees``, ``batch_size`` polynomials of
     :func:`random_polynomials` and points ``x0`` uniform on [-1, 1]; the loss is the
     mean squared error over both channels of every step of :func:`horner_targets`.
     Adam with a cosine-decayed step, gradients clipped at norm 1, one torch thread.
+    ``device="cuda"`` trains on the GPU (the minibatches are drawn on the CPU and
+    moved); the returned model is on the CPU either way.
 
     Examples
     --------
@@ -525,13 +553,16 @@ def train_horner(hidden=32, *, steps, batch_size=128, lr=3e-3, degrees=range(5, 
         f = torch.float32
         return (torch.tensor(a, dtype=f), torch.tensor(x0, dtype=f)), torch.tensor(t, dtype=f)
 
-    losses, secs = _train(model, batch, steps, lr, seed, lambda p, t: ((p - t) ** 2).mean())
-    settings = dict(hidden=hidden, steps=steps, batch_size=batch_size, lr=lr, degrees=degs)
-    return TrainingRun(model, losses, secs, settings)
+    losses, secs, cpu = _train(
+        model, batch, steps, lr, seed, lambda p, t: ((p - t) ** 2).mean(), device
+    )
+    settings = dict(hidden=hidden, steps=steps, batch_size=batch_size, lr=lr, degrees=degs,
+                    device=str(device))
+    return TrainingRun(model, losses, secs, settings, cpu)
 
 
 def train_roots(kind, hidden=32, *, steps, batch_size=128, lr=3e-3, degrees=range(5, 16),
-                k=3, seed=0):
+                k=3, seed=0, device="cpu"):
     """Train a root model on the hard task with fresh random polynomials.
 
     Each minibatch draws one degree from ``degrees`` and ``batch_size`` polynomials with
@@ -544,6 +575,9 @@ def train_roots(kind, hidden=32, *, steps, batch_size=128, lr=3e-3, degrees=rang
     ----------
     kind : {"recursive", "plain"}
         :class:`RecursiveRootModel` or :class:`EncoderDecoder`.
+    device : {"cpu", "cuda"}, default "cpu"
+        Where the model and the minibatches live during training; the returned model is
+        on the CPU.
 
     Examples
     --------
@@ -569,12 +603,58 @@ def train_roots(kind, hidden=32, *, steps, batch_size=128, lr=3e-3, degrees=rang
         f = torch.float32
         return (torch.tensor(a, dtype=f),), torch.tensor(z[:, :k], dtype=f)
 
-    losses, secs = _train(
-        model, batch, steps, lr, seed, lambda p, t: (((p - t) ** 2).mean(0) * w).sum()
+    losses, secs, cpu = _train(
+        model, batch, steps, lr, seed,
+        lambda p, t: (((p - t) ** 2).mean(0) * w.to(p.device)).sum(), device,
     )
     settings = dict(kind=kind, hidden=hidden, steps=steps, batch_size=batch_size, lr=lr,
-                    degrees=degs, k=k)
-    return TrainingRun(model, losses, secs, settings)
+                    degrees=degs, k=k, device=str(device))
+    return TrainingRun(model, losses, secs, settings, cpu)
+
+
+def _train_roots_job(job):
+    kind, seed, hidden, kwargs = job
+    return train_roots(kind, hidden, seed=seed, **kwargs)
+
+
+def train_roots_many(jobs, hidden=32, *, steps, workers=1, device="cpu", **kwargs):
+    """Train several root models, e.g. the seeds of both kinds, side by side.
+
+    Each job ``(kind, seed)`` is one :func:`train_roots` call with the shared
+    arguments. With ``workers > 1`` (CPU only) the jobs run in that many fresh
+    processes, each with one torch thread, so the trained models are the same as
+    with ``workers=1``, only sooner on a machine with that many idle cores. On
+    ``device="cuda"`` the jobs run one after another in this process.
+
+    Parameters
+    ----------
+    jobs : sequence of (str, int)
+        ``(kind, seed)`` pairs; the runs come back in this order.
+    workers : int, default 1
+        Processes for the CPU; jobs are handed out in order as processes free up.
+
+    Returns
+    -------
+    list of TrainingRun
+
+    Examples
+    --------
+    >>> runs = train_roots_many([("plain", 0), ("recursive", 1)], 8, steps=2, batch_size=4)
+    >>> [r.settings["kind"] for r in runs]
+    ['plain', 'recursive']
+    """
+    workers = as_int(workers, "workers", minimum=1)
+    dev = _device(device)
+    try:
+        jobs = [(str(kind), as_int(s, "seed"), hidden, dict(steps=steps, device=device, **kwargs))
+                for kind, s in jobs]
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"jobs must be a sequence of (kind, seed) pairs, got {jobs!r}") from exc
+    if workers == 1 or dev.type == "cuda" or len(jobs) < 2:
+        return [_train_roots_job(j) for j in jobs]
+    ctx = multiprocessing.get_context("spawn")  # no torch or OpenMP state is inherited
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx) as pool:
+        return list(pool.map(_train_roots_job, jobs))
 
 
 def predict(model, *inputs, chunk=1024):
@@ -588,6 +668,7 @@ def predict(model, *inputs, chunk=1024):
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    dev = next(model.parameters()).device
     arrays = [np.asarray(x, dtype=np.float32) for x in inputs]
     n = arrays[0].shape[0]
     threads = torch.get_num_threads()
@@ -595,7 +676,8 @@ def predict(model, *inputs, chunk=1024):
     try:
         with torch.no_grad():
             out = [
-                model(*(torch.from_numpy(np.ascontiguousarray(x[i : i + chunk])) for x in arrays))
+                model(*(torch.from_numpy(np.ascontiguousarray(x[i : i + chunk])).to(dev)
+                        for x in arrays)).cpu()
                 for i in range(0, n, chunk)
             ]
     finally:
