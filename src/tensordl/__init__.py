@@ -19,6 +19,8 @@ book that use it:
   (chapter 7, network minima; imported on its own, like ``convac``);
 - :mod:`tensordl.colorization` -- colourisation as classification over quantised ab bins, a small
   torch network trained three ways (chapter 9; imported on its own, like ``training``);
+- :mod:`tensordl.polyroots` -- random polynomials, synthetic division, the LSTM root finders of the
+  second presentation, R² and root conditioning (chapter 10; imported on its own, like ``convac``);
 - :mod:`tensordl.data` -- bundled data sets and planted instances.
 """
 
