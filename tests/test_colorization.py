@@ -355,3 +355,17 @@ def test_pooled_oracle_keeps_blockwise_constant_images_and_desaturates_mixtures(
     assert co.chroma(co.pooled_oracle(img)).mean() <= co.chroma(img).mean()
     with pytest.raises(ValueError, match="shape"):
         co.pooled_oracle(np.zeros((4, 4)))
+
+
+def test_device_option_is_validated_and_cpu_changes_no_number():
+    lab = co.photo_lab(co.load_photos(["chelsea"])["chelsea"], size=48)
+    P = co.extract_patches([lab], 16, 6, seed=0)
+    centres = co.in_gamut_bins()
+    a = co.train_colorizer(P, "classification", centres, steps=3, width=4, seed=0)
+    b = co.train_colorizer(P, "classification", centres, steps=3, width=4, seed=0, device="cpu")
+    assert np.array_equal(a.losses, b.losses)
+    with pytest.raises(ValueError, match="device must be one of"):
+        co.train_colorizer(P, "regression", centres, steps=1, width=4, device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no GPU"):
+            co.train_colorizer(P, "regression", centres, steps=1, width=4, device="cuda")

@@ -726,7 +726,7 @@ def _pool(ab):
 
 
 def train_colorizer(patches, mode, centres, weights=None, *, steps, batch_size=16, lr=2e-3,
-                    width=32, n_neighbors=5, sigma=5.0, seed=0):
+                    width=32, n_neighbors=5, sigma=5.0, seed=0, device="cpu"):
     """Train a :class:`ColorNet` on Lab patches with one of the paper's three losses.
 
     The target is the patches' ab average-pooled to the output grid. ``"regression"``
@@ -753,6 +753,11 @@ def train_colorizer(patches, mode, centres, weights=None, *, steps, batch_size=1
     n_neighbors : int, default=5
     sigma : float, default=5
     seed : int, default=0
+    device : {"cpu", "cuda"}, default="cpu"
+        Where the network trains. The weights are initialised and the minibatches
+        drawn on the CPU as always, and the trained network is returned on the CPU;
+        on a GPU the floating-point reductions differ, so the numbers agree with the
+        CPU's only to training noise.
 
     Returns
     -------
@@ -784,10 +789,13 @@ def train_colorizer(patches, mode, centres, weights=None, *, steps, batch_size=1
     lr = as_float(lr, "lr", minimum=0, strict=True)
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
         raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+    as_choice(device, "device", ("cpu", "cuda"))
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for, but torch sees no GPU on this machine")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train(P, mode, centres, weights, steps, batch_size, lr, width, n_neighbors, sigma, seed)
+        return _train(P, mode, centres, weights, steps, batch_size, lr, width, n_neighbors, sigma, seed, device)
     finally:
         torch.set_num_threads(threads)
 
@@ -812,24 +820,26 @@ def _soft_targets(ab, C, k, sigma, chunk=65536):
             wz.reshape(shape).permute(0, 3, 1, 2).contiguous())
 
 
-def _train(P, mode, centres, weights, steps, batch_size, lr, width, n_neighbors, sigma, seed):
+def _train(P, mode, centres, weights, steps, batch_size, lr, width, n_neighbors, sigma, seed, device):
     t0 = time.perf_counter()
     g = np.random.default_rng(seed)
     torch.manual_seed(int(g.integers(2**31)))
     n_out = 2 if mode == "regression" else len(centres)
-    net = ColorNet(width=width, n_out=n_out)
+    net = ColorNet(width=width, n_out=n_out).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     L = torch.tensor((P[..., 0] - 50.0) / 50.0, dtype=torch.float32)[:, None]
     ab = _pool(torch.tensor(P[..., 1:], dtype=torch.float32).permute(0, 3, 1, 2))
     C = torch.tensor(centres, dtype=torch.float32)
-    W = None if weights is None else torch.tensor(weights, dtype=torch.float32)
+    W = None if weights is None else torch.tensor(weights, dtype=torch.float32).to(device)
     if mode != "regression":
         nidx, wz = _soft_targets(ab, C, as_int(n_neighbors, "n_neighbors", minimum=1),
                                  as_float(sigma, "sigma", minimum=0, strict=True))
+        nidx, wz = nidx.to(device), wz.to(device)
+    L, ab = L.to(device), ab.to(device)
     losses = np.empty(steps)
     for s in range(steps):
-        idx = torch.tensor(g.choice(len(P), size=min(batch_size, len(P)), replace=False))
+        idx = torch.tensor(g.choice(len(P), size=min(batch_size, len(P)), replace=False)).to(device)
         out = net(L[idx])
         if mode == "regression":
             loss = ((out - ab[idx] / 100.0) ** 2).sum(1).mean()
@@ -844,7 +854,7 @@ def _train(P, mode, centres, weights, steps, batch_size, lr, width, n_neighbors,
         opt.step()
         sched.step()
         losses[s] = float(loss.detach())
-    return ColorRun(net=net, mode=mode, centres=centres, losses=losses, seconds=time.perf_counter() - t0)
+    return ColorRun(net=net.to("cpu"), mode=mode, centres=centres, losses=losses, seconds=time.perf_counter() - t0)
 
 
 def predict(run, L, T=0.38):
