@@ -48,7 +48,7 @@ def test_every_claim_can_fail():
     Rules judged against a glued reference are checked again, with the run's values,
     by tests/claims; here a numeric reference is used where the claim has one.
     """
-    claims = [c for c in claims_mod.load_claims() if c["kind"] != "setting"]
+    claims = [c for c in claims_mod.load_claims() if c["kind"] not in claims_mod.UNCOUNTED]
     assert claims
     for c in claims:
         if claims_mod.uses_reference(c["rule"]) and ("reference_key" in c or "se_key" in c):
@@ -203,6 +203,9 @@ def test_check_claim_judges_fails_if_and_disagreement_intervals():
     setting = {k: v for k, v in _entry(kind="setting").items() if k in claims_mod.COMMON}
     assert claims_mod.check_claim(setting, glued)[0]
     assert not claims_mod.check_claim(setting, {})[0]
+    reported = {k: v for k, v in _entry(kind="reported").items() if k in claims_mod.COMMON}
+    assert claims_mod.check_claim(reported, glued)[0]
+    assert not claims_mod.check_claim(reported, {})[0]
 
 
 def test_headings_skip_code_fences_and_anchor_like_myst():
@@ -346,12 +349,15 @@ def test_report_counts_by_kind_lists_disagreements_and_never_counts_settings(tmp
          "fails_if": 0.1},
         {"id": "x-set", "notebook": stem, "section": section, "key": "n", "kind": "setting",
          "claim": "a size", "runs": ["full"]},
+        {"id": "x-rep", "notebook": stem, "section": section, "key": "r", "kind": "reported",
+         "claim": "a measured spread", "runs": ["full"]},
         {**base, "id": "x-dis", "key": "r", "kind": "disagreement", "claim": "a correlation", "where": "Table 1",
          "reference": 0.76, "interval_keys": ["lo", "hi"], "explained_in": section, "rule": {"max": 0.5},
          "fails_if": 0.76},
     ]
     table = stage_book.claims_table("full", tmp_path, claims)
-    assert "3 claims checked, **1 failed**; 1 settings" in table
+    assert ("3 claims checked, **1 failed**; 1 settings quoted by the prose and 1 measurements reported "
+            "without a claim") in table
     row = next(line for line in table.splitlines() if line.startswith("| [1."))
     assert row.endswith("| 0 | 0 | 0 | 1 | 0 | 1 | **1** |"), row
     assert "**a correlation** (chapter 1). The paper: 0.76 (Table 1); ours: 0.1 [-0.2, 0.4]" in table
@@ -359,6 +365,7 @@ def test_report_counts_by_kind_lists_disagreements_and_never_counts_settings(tmp
     assert "**FAIL**: ours 0.5 does not satisfy ≥ 0.9" in table
     assert "| exact |" in table and "disagrees (explained)" in table
     assert "a size = 12" in table
+    assert "(nothing was predicted for them, so they are not counted): a measured spread = 0.1" in table
 
 
 def test_every_declared_dependency_is_pinned_in_the_lock_file():

@@ -29,6 +29,10 @@ Reproducibility report). A claim is a mapping with the keys
                                   and ``explained_in`` (the heading of the explanation)
                     setting       an experiment setting glued so that the prose can
                                   quote it; never counted as a result, has no rule
+                    reported      a measured value the prose quotes without claiming
+                                  anything about it (no rule: nothing was predicted
+                                  for it); listed in the report as an unclaimed
+                                  measurement, never counted
     claim         what is claimed, in words
     source        the slide, paper, figure or theorem the claim tests
     reference     the paper's or the truth's value in words (or a number)
@@ -61,7 +65,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CLAIMS_FILE = ROOT / "tests" / "claims.yml"
 GLUE_PREFIX = "application/papermill.record/"
-KINDS = ("paper", "theory", "prediction", "identity", "planted", "disagreement", "setting")
+KINDS = ("paper", "theory", "prediction", "identity", "planted", "disagreement", "setting", "reported")
+UNCOUNTED = ("setting", "reported")  # quoted by the prose, no rule, never counted
 VERDICTS = {
     "paper": "reproduced",
     "theory": "confirmed",
@@ -81,6 +86,7 @@ REQUIRED = {
         "source", "where", "reference", "interval_keys", "explained_in", "rule", "fails_if", "failure"
     ),
     "setting": (),
+    "reported": (),
 }
 OPTIONAL = {"source", "reference", "reference_key", "se_key", "unverified", "where", "rule"}
 ALLOWED = set(COMMON) | OPTIONAL | {f for fields in REQUIRED.values() for f in fields}
@@ -121,7 +127,7 @@ def _validate(c, where):
         raise ValueError(f"{where} has unknown fields {unknown}")
     if not c["runs"] or not set(c["runs"]) <= set(RUNS):
         raise ValueError(f"{where} has runs {c['runs']!r}; expected a subset of {RUNS}")
-    if c["kind"] == "setting":
+    if c["kind"] in UNCOUNTED:
         return
     describe_rule(c["rule"])  # raises on an unknown rule
     if "equals" not in c["rule"] and not all(_is_number(v) for v in c["rule"].values()):
@@ -245,7 +251,7 @@ def context(claim, glued):
 def check_claim(claim, glued):
     """``(ok, value, why)`` for one claim against the glued values of its notebook."""
     value = glued.get(claim["key"])
-    if claim["kind"] == "setting":
+    if claim["kind"] in UNCOUNTED:
         return claim["key"] in glued, value, "" if claim["key"] in glued else "not glued"
     if claim["key"] not in glued:
         return False, None, f"{claim['notebook']} glues no value named {claim['key']!r}"
@@ -343,7 +349,7 @@ def results(mode, executed_dir, claims=None):
         ok, value, why = check_claim(c, glued)
         reference, se = context(c, glued)
         interval = [glued.get(k) for k in c.get("interval_keys", [])]
-        verdict = "setting" if c["kind"] == "setting" else (VERDICTS[c["kind"]] if ok else "FAIL")
+        verdict = c["kind"] if c["kind"] in UNCOUNTED else (VERDICTS[c["kind"]] if ok else "FAIL")
         rows.append({**c, "value": value, "ok": ok, "why": why, "verdict": verdict,
                      "reference_value": reference, "se": se, "interval": interval})
     return rows
