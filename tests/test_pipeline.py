@@ -83,7 +83,9 @@ def test_every_notebook_has_a_parameters_cell_with_quick_and_seed():
 
 
 EXERCISE = re.compile(r"^:{3,}\{exercise\}[^\n]*\n:label: (\S+)", re.M)
-SOLUTION = re.compile(r"^:{3,}\{solution\} (\S+)\n((?::\w+:[^\n]*\n)*)", re.M)
+# a solution, or the start of a gated one (sphinx-exercise's solution-start ... solution-end,
+# which folds the code cells between them into the solution)
+SOLUTION = re.compile(r"^:{3,}\{solution(?:-start)?\} (\S+)\n((?::\w+:[^\n]*\n)*)", re.M)
 
 
 def exercises_and_solutions(text):
@@ -95,6 +97,9 @@ def test_exercises_and_solutions_are_parsed():
     text = ":::{exercise} a title\n:label: ch9-ex1\nQ\n:::\n\n:::{solution} ch9-ex1\n:class: dropdown\nA\n:::\n"
     assert exercises_and_solutions(text) == (["ch9-ex1"], {"ch9-ex1": ":class: dropdown\n"})
     assert exercises_and_solutions(":::{admonition} Exercise 1 (a title)\nQ\n:::\n") == ([], {})
+    gated = ":::{exercise} t\n:label: ch9-ex2\nQ\n:::\n\n:::{solution-start} ch9-ex2\n:class: dropdown\n:::\nA\n"
+    parsed = exercises_and_solutions(gated + ":::{solution-end}\n:::\n")
+    assert parsed == (["ch9-ex2"], {"ch9-ex2": ":class: dropdown\n"})
 
 
 def test_every_chapter_has_three_exercises_with_folded_solutions():
@@ -107,6 +112,9 @@ def test_every_chapter_has_three_exercises_with_folded_solutions():
         assert sorted(solutions) == sorted(exercises), f"{path.name}: solutions {sorted(solutions)}"
         folded = [label for label, opts in solutions.items() if ":class: dropdown" in opts]
         assert sorted(folded) == sorted(exercises), f"{path.name}: unfolded solutions"
+        text = path.read_text()
+        starts, ends = (len(re.findall(rf"^:{{3,}}\{{solution-{w}\}}", text, re.M)) for w in ("start", "end"))
+        assert starts == ends, f"{path.name}: {starts} solution-start against {ends} solution-end"
 
 
 @pytest.mark.parametrize(
