@@ -48,7 +48,7 @@ def test_every_claim_can_fail():
     Rules judged against a glued reference are checked again, with the run's values,
     by tests/claims; here a numeric reference is used where the claim has one.
     """
-    claims = [c for c in claims_mod.load_claims() if c["kind"] != "setting"]
+    claims = [c for c in claims_mod.load_claims() if c["kind"] not in claims_mod.UNCOUNTED]
     assert claims
     for c in claims:
         if claims_mod.uses_reference(c["rule"]) and ("reference_key" in c or "se_key" in c):
@@ -83,7 +83,8 @@ def test_every_notebook_has_a_parameters_cell_with_quick_and_seed():
 
 
 EXERCISE = re.compile(r"^:{3,}\{exercise\}[^\n]*\n:label: (\S+)", re.M)
-# a solution, or the gated pair solution-start ... solution-end that folds code cells with it
+# a solution, or the start of a gated one (sphinx-exercise's solution-start ... solution-end,
+# which folds the code cells between them into the solution)
 SOLUTION = re.compile(r"^:{3,}\{solution(?:-start)?\} (\S+)\n((?::\w+:[^\n]*\n)*)", re.M)
 
 
@@ -98,6 +99,9 @@ def test_exercises_and_solutions_are_parsed():
     assert exercises_and_solutions(":::{admonition} Exercise 1 (a title)\nQ\n:::\n") == ([], {})
     gated = text.replace("{solution}", "{solution-start}").replace("A\n:::\n", "A\n:::\n\n:::{solution-end}\n:::\n")
     assert exercises_and_solutions(gated) == (["ch9-ex1"], {"ch9-ex1": ":class: dropdown\n"})
+    gated = ":::{exercise} t\n:label: ch9-ex2\nQ\n:::\n\n:::{solution-start} ch9-ex2\n:class: dropdown\n:::\nA\n"
+    parsed = exercises_and_solutions(gated + ":::{solution-end}\n:::\n")
+    assert parsed == (["ch9-ex2"], {"ch9-ex2": ":class: dropdown\n"})
 
 
 def test_every_chapter_has_three_exercises_with_folded_solutions():
@@ -110,6 +114,9 @@ def test_every_chapter_has_three_exercises_with_folded_solutions():
         assert sorted(solutions) == sorted(exercises), f"{path.name}: solutions {sorted(solutions)}"
         folded = [label for label, opts in solutions.items() if ":class: dropdown" in opts]
         assert sorted(folded) == sorted(exercises), f"{path.name}: unfolded solutions"
+        text = path.read_text()
+        starts, ends = (len(re.findall(rf"^:{{3,}}\{{solution-{w}\}}", text, re.M)) for w in ("start", "end"))
+        assert starts == ends, f"{path.name}: {starts} solution-start against {ends} solution-end"
 
 
 @pytest.mark.parametrize(
@@ -210,6 +217,9 @@ def test_check_claim_judges_fails_if_and_disagreement_intervals():
     setting = {k: v for k, v in _entry(kind="setting").items() if k in claims_mod.COMMON}
     assert claims_mod.check_claim(setting, glued)[0]
     assert not claims_mod.check_claim(setting, {})[0]
+    reported = {k: v for k, v in _entry(kind="reported").items() if k in claims_mod.COMMON}
+    assert claims_mod.check_claim(reported, glued)[0]
+    assert not claims_mod.check_claim(reported, {})[0]
 
 
 def test_headings_skip_code_fences_and_anchor_like_myst():
@@ -353,12 +363,15 @@ def test_report_counts_by_kind_lists_disagreements_and_never_counts_settings(tmp
          "fails_if": 0.1},
         {"id": "x-set", "notebook": stem, "section": section, "key": "n", "kind": "setting",
          "claim": "a size", "runs": ["full"]},
+        {"id": "x-rep", "notebook": stem, "section": section, "key": "r", "kind": "reported",
+         "claim": "a measured spread", "runs": ["full"]},
         {**base, "id": "x-dis", "key": "r", "kind": "disagreement", "claim": "a correlation", "where": "Table 1",
          "reference": 0.76, "interval_keys": ["lo", "hi"], "explained_in": section, "rule": {"max": 0.5},
          "fails_if": 0.76},
     ]
     table = stage_book.claims_table("full", tmp_path, claims)
-    assert "3 claims checked, **1 failed**; 1 settings" in table
+    assert ("3 claims checked, **1 failed**; 1 settings quoted by the prose and 1 measurements reported "
+            "without a claim") in table
     row = next(line for line in table.splitlines() if line.startswith("| [1."))
     assert row.endswith("| 0 | 0 | 0 | 1 | 0 | 1 | **1** |"), row
     assert "**a correlation** (chapter 1). The paper: 0.76 (Table 1); ours: 0.1 [-0.2, 0.4]" in table
@@ -366,6 +379,7 @@ def test_report_counts_by_kind_lists_disagreements_and_never_counts_settings(tmp
     assert "**FAIL**: ours 0.5 does not satisfy ≥ 0.9" in table
     assert "| exact |" in table and "disagrees (explained)" in table
     assert "a size = 12" in table
+    assert "(nothing was predicted for them, so they are not counted): a measured spread = 0.1" in table
 
 
 def test_every_declared_dependency_is_pinned_in_the_lock_file():

@@ -29,6 +29,10 @@ Reproducibility report). A claim is a mapping with the keys
                                   and ``explained_in`` (the heading of the explanation)
                     setting       an experiment setting glued so that the prose can
                                   quote it; never counted as a result, has no rule
+                    reported      a measured value the prose quotes without claiming
+                                  anything about it (no rule: nothing was predicted
+                                  for it); listed in the report as an unclaimed
+                                  measurement, never counted
     claim         what is claimed, in words
     source        the slide, paper, figure or theorem the claim tests
     reference     the paper's or the truth's value in words (or a number)
@@ -68,7 +72,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CLAIMS_FILE = ROOT / "tests" / "claims.yml"
 GLUE_PREFIX = "application/papermill.record/"
-KINDS = ("paper", "theory", "prediction", "identity", "planted", "disagreement", "setting")
+KINDS = ("paper", "theory", "prediction", "identity", "planted", "disagreement", "setting", "reported")
+UNCOUNTED = ("setting", "reported")  # quoted by the prose, no rule, never counted
 VERDICTS = {
     "paper": "reproduced",
     "theory": "confirmed",
@@ -88,6 +93,7 @@ REQUIRED = {
         "source", "where", "reference", "interval_keys", "explained_in", "rule", "fails_if", "failure"
     ),
     "setting": (),
+    "reported": (),
 }
 OPTIONAL = {"source", "reference", "reference_key", "se_key", "unverified", "where", "rule", "recorded_failure"}
 ALLOWED = set(COMMON) | OPTIONAL | {f for fields in REQUIRED.values() for f in fields}
@@ -128,9 +134,9 @@ def _validate(c, where):
         raise ValueError(f"{where} has unknown fields {unknown}")
     if not c["runs"] or not set(c["runs"]) <= set(RUNS):
         raise ValueError(f"{where} has runs {c['runs']!r}; expected a subset of {RUNS}")
-    if c["kind"] == "setting":
+    if c["kind"] in UNCOUNTED:
         if "recorded_failure" in c:
-            raise ValueError(f"{where}: a setting has no rule, so it cannot record a failure")
+            raise ValueError(f"{where}: a {c['kind']} has no rule, so it cannot record a failure")
         return
     if "recorded_failure" in c:
         rec = c["recorded_failure"]
@@ -262,7 +268,7 @@ def context(claim, glued):
 def check_claim(claim, glued):
     """``(ok, value, why)`` for one claim against the glued values of its notebook."""
     value = glued.get(claim["key"])
-    if claim["kind"] == "setting":
+    if claim["kind"] in UNCOUNTED:
         return claim["key"] in glued, value, "" if claim["key"] in glued else "not glued"
     if claim["key"] not in glued:
         return False, None, f"{claim['notebook']} glues no value named {claim['key']!r}"
@@ -384,7 +390,7 @@ def results(mode, executed_dir, claims=None):
         on_record = recorded(c, mode) and check_in_run(c, glued, mode)[0]
         reference, se = context(c, glued)
         interval = [glued.get(k) for k in c.get("interval_keys", [])]
-        verdict = "setting" if c["kind"] == "setting" else (VERDICTS[c["kind"]] if ok else "FAIL")
+        verdict = c["kind"] if c["kind"] in UNCOUNTED else (VERDICTS[c["kind"]] if ok else "FAIL")
         if on_record:
             verdict, why = "failed (on record)", f"on record: {c['recorded_failure']['reason']} ({why})"
         rows.append({**c, "value": value, "ok": ok, "on_record": on_record, "why": why, "verdict": verdict,

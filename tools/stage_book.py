@@ -94,11 +94,14 @@ def _second_line(r):
 def claims_table(mode, executed, claims=None):
     """The Reproducibility report: summary, disagreements, then each chapter's claims."""
     rows, chapters = claims_mod.results(mode, executed, claims), _chapters()
-    counted = [r for r in rows if r["kind"] != "setting"]
+    counted = [r for r in rows if r["kind"] not in claims_mod.UNCOUNTED]
+    n_set = sum(r["kind"] == "setting" for r in rows)
+    n_rep = sum(r["kind"] == "reported" for r in rows)
     lines = [
         f"Run: **{mode}** (`quick = {mode == 'quick'}`): {len(counted)} claims checked, "
-        f"**{sum(not r['ok'] for r in counted)} failed**; {len(rows) - len(counted)} settings quoted by "
-        "the prose are listed under their chapters and not counted.",
+        f"**{sum(not r['ok'] for r in counted)} failed**; {n_set} settings quoted by the prose"
+        + (f" and {n_rep} measurements reported without a claim" if n_rep else "")
+        + " are listed under their chapters and not counted.",
         "",
         "## Summary",
         "",
@@ -140,8 +143,9 @@ def claims_table(mode, executed, claims=None):
 
 
 def _chapter_section(stem, num, title, rows, chapters):
-    counted = [r for r in rows if r["kind"] != "setting"]
+    counted = [r for r in rows if r["kind"] not in claims_mod.UNCOUNTED]
     settings = [r for r in rows if r["kind"] == "setting"]
+    reported = [r for r in rows if r["kind"] == "reported"]
     failed = sum(not r["ok"] for r in counted)
     out = [
         f"(report-ch{num:02d})=",
@@ -172,6 +176,11 @@ def _chapter_section(stem, num, title, rows, chapters):
     if settings:
         out.append("Settings the chapter quotes (not results): " + "; ".join(
             f"{_cell(r['claim'])} = {_cell(_fmt(r['value']))}" for r in settings) + ".")
+        out.append("")
+    if reported:
+        out.append("Measurements the chapter reports without a claim (nothing was predicted for them, "
+                   "so they are not counted): " + "; ".join(
+                       f"{_cell(r['claim'])} = {_cell(_fmt(r['value']))}" for r in reported) + ".")
         out.append("")
     out += ["::::", ""]
     return out
