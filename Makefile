@@ -52,8 +52,12 @@ claims-quick: execute-quick
 claims-full: execute-full
 	$(PY) -m pytest tests/claims --executed _build/executed/full --mode full
 
+# one pytest per notebook, two at a time, each kernel on one thread as in execute.py
+NBVAL_JOBS ?= 2
 nbval: execute-quick
-	$(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env _build/executed/quick/*.ipynb
+	ls _build/executed/quick/*.ipynb | OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	    NUMBA_NUM_THREADS=1 xargs -P $(NBVAL_JOBS) -n 1 \
+	    $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env
 
 book-quick: execute-quick
 	$(PY) tools/stage_book.py --mode quick

@@ -316,6 +316,78 @@ def test_up_to_date_needs_output_success_and_same_stamp(tmp_path):
     assert not execute.up_to_date("other", tmp_path, "abc", ok)
 
 
+def test_a_run_over_budget_is_never_up_to_date(tmp_path):
+    (tmp_path / "nb.ipynb").write_text("{}")
+    fits = {"nb": {"status": "ok", "stamp": "abc", "mode": "full", "seconds": 599.9}}
+    over = {"nb": {"status": "ok", "stamp": "abc", "mode": "full", "seconds": 600.1}}
+    assert execute.up_to_date("nb", tmp_path, "abc", fits)
+    assert not execute.up_to_date("nb", tmp_path, "abc", over)
+    assert not execute.over_budget({"mode": "quick", "seconds": 60.0})
+    assert execute.over_budget({"mode": "quick", "seconds": 60.5})
+
+
+def test_longest_first_puts_unknown_then_slowest_first(tmp_path):
+    todo = [(tmp_path / f"{n}.md", n) for n in ("a", "b", "c", "d")]
+    status = {"a": {"seconds": 5.0}, "b": {"seconds": 50.0}, "d": {"seconds": 20.0}}
+    assert [md.stem for md, _ in execute.longest_first(todo, status)] == ["c", "b", "d", "a"]
+
+
+_NB_HEAD = (
+    "---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+    "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n---\n\n"
+    "```{code-cell} ipython3\n:tags: [parameters]\nquick = False\n```\n\n"
+)
+
+
+def _run_main(tmp_path, monkeypatch, names, *flags):
+    monkeypatch.setattr(execute, "NOTEBOOKS", tmp_path)
+    monkeypatch.setattr(execute, "stamp", lambda md, mode, root=None: "s")
+    return execute.main(["--mode", "quick", "--out", str(tmp_path / "out"), *flags, *names])
+
+
+def test_side_by_side_kernels_get_one_thread_each(tmp_path, monkeypatch):
+    check = (
+        "```{code-cell} ipython3\nimport os\nimport numba\nimport torch\n"
+        "assert os.environ['OPENBLAS_NUM_THREADS'] == os.environ['OMP_NUM_THREADS'] == '1'\n"
+        "assert numba.get_num_threads() == 1 and torch.get_num_threads() == 1\n```\n"
+    )
+    for name in ("a1", "a2"):
+        (tmp_path / f"{name}.md").write_text(_NB_HEAD + check)
+    assert _run_main(tmp_path, monkeypatch, ["a1", "a2"], "--jobs", "2") == 0
+    status = json.loads((tmp_path / "out" / "status.json").read_text())
+    assert {status[n]["status"] for n in ("a1", "a2")} == {"ok"}
+    assert {status[n]["jobs"] for n in ("a1", "a2")} == {2}
+
+
+def test_a_notebook_over_budget_fails_the_run_with_its_time(tmp_path, monkeypatch, capsys):
+    (tmp_path / "slow.md").write_text(_NB_HEAD + "```{code-cell} ipython3\nx = 1\n```\n")
+    monkeypatch.setitem(execute.BUDGET_S, "quick", 0.01)  # any run is over this budget
+    assert _run_main(tmp_path, monkeypatch, ["slow"], "--jobs", "1") == 1
+    err = capsys.readouterr().err
+    seconds = json.loads((tmp_path / "out" / "status.json").read_text())["slow"]["seconds"]
+    assert f"FAILED: over the quick budget of 0.01 s per notebook: slow ({seconds} s)" in err
+    # it is not up to date, so it runs again; --warn-budget lets a busy machine go on
+    assert _run_main(tmp_path, monkeypatch, ["slow"], "--jobs", "1", "--warn-budget") == 0
+    assert "WARNING: over the quick budget" in capsys.readouterr().err
+
+
+def test_status_table_flags_runs_over_budget_and_names_the_concurrency(tmp_path):
+    import stage_book
+
+    quick, full = tmp_path / "quick", tmp_path / "full"
+    quick.mkdir()
+    full.mkdir()
+    stem = sorted((execute.ROOT / "notebooks").glob("*.md"))[0].stem
+    entry = {"status": "ok", "machine": "m", "jobs": 2, "stamp": "0123456789abcdef", "finished": "t"}
+    (quick / "status.json").write_text(json.dumps({stem: {**entry, "mode": "quick", "seconds": 61.0}}))
+    (full / "status.json").write_text(json.dumps({stem: {**entry, "mode": "full", "seconds": 30.0}}))
+    table = stage_book.status_table("quick", quick, other=full)
+    assert "notebooks run 2 at a time, one thread each" in table
+    row = next(line for line in table.splitlines() if stem in line)
+    assert "| ok | 61.0 (over the 60 s budget) | ok | 30.0 |" in row and "`0123456789ab`" in row
+    assert table.count("not run in this build") == 2 * (len(list((execute.ROOT / "notebooks").glob("*.md"))) - 1)
+
+
 def test_a_failing_notebook_is_named_with_its_cell(tmp_path, monkeypatch, capsys):
     md = tmp_path / "99_broken.md"
     md.write_text(
