@@ -124,6 +124,33 @@ def test_gradient_norm_against_autograd_of_one_net(toy):
     assert H_free[1] == pytest.approx(float(torch.sqrt(sum(g.pow(2).sum() for g in grads))), rel=1e-12)
 
 
+def _autograd_hessian(p, net, X, y, weight_decay):
+    """The oracle: torch's Hessian of the same objective, the function flattened by hand."""
+    one = {k: p[k][net:net + 1].detach().to(torch.float64) for k in training.PARAM_NAMES}
+    shapes = [one[k].shape for k in training.PARAM_NAMES]
+    sizes = [int(np.prod(s)) for s in shapes]
+    theta = torch.cat([one[k].reshape(-1) for k in training.PARAM_NAMES])
+    Xt, yt = torch.tensor(X, dtype=torch.float64), torch.tensor(y)
+
+    def objective(t):
+        q = dict(zip(training.PARAM_NAMES, (c.reshape(s) for c, s in zip(torch.split(t, sizes), shapes))))
+        wd = 0.5 * weight_decay * (q["W1"].pow(2).sum() + q["W2"].pow(2).sum())
+        return training._ce(q, Xt, yt)[0] + wd
+
+    return torch.autograd.functional.hessian(objective, theta).numpy()
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.3])
+def test_closed_form_hessian_equals_autograd(weight_decay):
+    g = np.random.default_rng(7)
+    X = g.standard_normal((30, 5))
+    y = g.integers(0, 3, 30)
+    p, _ = training.init_relu_nets(5, 4, 3, nets=3, seed=2, dtype=torch.float64)
+    for net in range(3):
+        H = training.hessian(p, net, X, y, weight_decay=weight_decay)
+        np.testing.assert_allclose(H, _autograd_hessian(p, net, X, y, weight_decay), rtol=0, atol=1e-13)
+
+
 def test_hessian_against_finite_differences_of_the_gradient(toy):
     X, y, _, _ = toy
     p, _ = training.init_relu_nets(6, 4, 3, nets=2, seed=1, dtype=torch.float64)

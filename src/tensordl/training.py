@@ -564,9 +564,15 @@ def hessian(params, net, X, y, weight_decay=0.0):
 
     The objective is the mean cross-entropy on ``(X, y)`` plus ``weight_decay / 2``
     times the squared norm of the weight matrices, as a function of the network's
-    parameters flattened in the order ``W1, b1, W2, b2`` (row-major). Computed by
-    ``torch.autograd.functional.hessian``; the ReLU contributes no second derivative
-    (it is piecewise linear), so the Hessian is that of the current activation pattern.
+    parameters flattened in the order ``W1, b1, W2, b2`` (row-major). Computed in
+    closed form: the Gauss-Newton term ``mean_n J_n^T (diag(p_n) - p_n p_n^T) J_n``
+    block by block (``J_n`` the Jacobian of the logits, never formed whole) plus the
+    residual term, whose only non-zero blocks pair ``W2[:, j]`` with ``(W1[j], b1[j])``
+    (see :func:`negative_eigenvalue_bound`); the ReLU contributes no second
+    derivative (it is piecewise linear), so the Hessian is that of the current
+    activation pattern. The tests check it against ``torch.autograd.functional.hessian``
+    and finite differences of the gradient; for 25 hidden units on 1200 digits it took
+    0.6 s against autograd's 15 s (one thread, on a busy 2-core machine).
 
     Parameters
     ----------
@@ -595,19 +601,48 @@ def hessian(params, net, X, y, weight_decay=0.0):
     net = as_int(net, "net", minimum=0)
     if net >= n:
         raise ValueError(f"net must be below the number of networks {n}, got {net}")
-    one = {k: p[k][net:net + 1].detach().to(dtype=torch.float64, device="cpu") for k in PARAM_NAMES}
-    shapes = [one[k].shape for k in PARAM_NAMES]
-    sizes = [math.prod(s) for s in shapes]
-    theta = torch.cat([one[k].reshape(-1) for k in PARAM_NAMES])
-    Xt, yt = _data(X, y, "hessian", one["W2"].shape[1], torch.float64, "cpu")
     wd = float(weight_decay)
-
-    def objective(t):
-        q = dict(zip(PARAM_NAMES, (c.reshape(s) for c, s in zip(torch.split(t, sizes), shapes))))
-        val = _ce(q, Xt, yt)[0]
-        return val + 0.5 * wd * (q["W1"].pow(2).sum() + q["W2"].pow(2).sum())
-
-    return torch.autograd.functional.hessian(objective, theta, vectorize=True).numpy()
+    W1, b1, W2, b2 = (p[k][net].detach().to(dtype=torch.float64, device="cpu").numpy() for k in PARAM_NAMES)
+    Xt, yt = _data(X, y, "hessian", W2.shape[0], torch.float64, "cpu")
+    X, y = Xt.numpy(), yt.numpy()
+    m, d = X.shape
+    k, h = W2.shape
+    z = X @ W1.T + b1
+    on = (z > 0).astype(np.float64)  # (m, h): the activation pattern
+    xt = np.hstack([X, np.ones((m, 1))])  # inputs with a 1 for the bias b1
+    at = np.hstack([z * on, np.ones((m, 1))])  # hidden units with a 1 for the bias b2
+    logits = at[:, :h] @ W2.T + b2
+    prob = np.exp(logits - logits.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    S = prob[:, :, None] * np.eye(k) - prob[:, :, None] * prob[:, None, :]  # (m, k, k)
+    # blocks in the merged order [(W1 | b1) row by row, (W2 | b2) row by row]
+    U = np.matmul(W2.T, S) * on[:, :, None]  # (m, h, k): W2^T S_n, masked
+    T = np.matmul(U, W2) * on[:, None, :]  # (m, h, h)
+    # each block a sum over samples, done as one matrix product
+    G11 = T.reshape(m, h * h).T @ (xt[:, :, None] * xt[:, None, :]).reshape(m, -1) / m
+    G11 = G11.reshape(h, h, d + 1, d + 1).transpose(0, 2, 1, 3).reshape(h * (d + 1), h * (d + 1))
+    G12 = xt.T @ (U[:, :, :, None] * at[:, None, None, :]).reshape(m, -1) / m  # (i, j c l)
+    G12 = G12.reshape(d + 1, h, k, h + 1).transpose(1, 0, 2, 3).reshape(h * (d + 1), k * (h + 1))
+    G22 = S.reshape(m, k * k).T @ (at[:, :, None] * at[:, None, :]).reshape(m, -1) / m
+    G22 = G22.reshape(k, k, h + 1, h + 1).transpose(0, 2, 1, 3).reshape(k * (h + 1), k * (h + 1))
+    # the residual term: d^2 logit_c / dW2[c, j] d(W1 | b1)[j, i] = on_nj xt_ni
+    r = prob - np.eye(k)[y]
+    Rj = ((on[:, :, None] * r[:, None, :]).reshape(m, h * k).T @ xt / m).reshape(h, k, d + 1)
+    R = np.zeros((h, d + 1, k, h + 1))
+    R[np.arange(h), :, :, np.arange(h)] = Rj.transpose(0, 2, 1)
+    R = R.reshape(h * (d + 1), k * (h + 1))
+    merged = np.block([[G11, G12 + R], [(G12 + R).T, G22]])
+    # merged index -> position in the flat (W1, b1, W2, b2) order
+    j, i = np.divmod(np.arange(h * (d + 1)), d + 1)
+    first = np.where(i < d, j * d + i, h * d + j)
+    c, jj = np.divmod(np.arange(k * (h + 1)), h + 1)
+    second = h * d + h + np.where(jj < h, c * h + jj, k * h + c)
+    order = np.concatenate([first, second])
+    H = np.empty_like(merged)
+    H[np.ix_(order, order)] = merged
+    weights = np.concatenate([np.arange(h * d), h * d + h + np.arange(k * h)])
+    H[weights, weights] += wd
+    return H
 
 
 def gauss_newton(params, net, X, y):
