@@ -117,6 +117,19 @@ def test_relu_polar_exact_on_the_circle_against_a_dense_grid():
     assert res.sign * (np.maximum(X @ res.w, 0) @ z) == pytest.approx(res.lower, rel=1e-12)
 
 
+def test_certify_relu_against_a_dense_grid_oracle():
+    """The certificate's verdict at lam just above and below the oracle's polar of the residual."""
+    g = np.random.default_rng(11)
+    x = np.sort(g.uniform(-1, 1, 30))
+    X = np.column_stack([x, np.ones_like(x)])
+    a, W = g.normal(size=2), g.normal(size=(2, 2))
+    y = np.sin(3 * x)
+    residual = y - np.maximum(X @ W.T, 0) @ a  # the network written out, not relu_net
+    oracle = _circle_brute(residual, X)  # polar of the residual; that of residual / lam is oracle / lam
+    assert cert.certify_relu(X, y, a, W, lam=1.001 * oracle).status == "certified"
+    assert cert.certify_relu(X, y, a, W, lam=0.999 * oracle).status == "not certified"
+
+
 def test_relu_polar_two_orthogonal_samples_closed_form():
     # sup relu(x1.w) + relu(x2.w) over unit w, x1 _|_ x2: sqrt(|x1|^2 + |x2|^2) at w ~ x1 + x2
     X = np.array([[3.0, 0.0, 0.0], [0.0, 0.0, 4.0]])

@@ -33,6 +33,14 @@ def test_cp_method_handles_non_orthogonal_columns():
     assert match(est.A1, A1).min() > 0.95
 
 
+def test_whiten_method_recovers_non_orthogonal_columns_and_is_reproducible():
+    (A1, *_), X, y = planted_data(5, 2, 400000, seed=2, act="tanh", orthonormal=False)
+    est = nnlift.NNLift(2, activation="tanh", method="whiten").fit(X, y, seed=0)
+    assert match(est.A1, A1).min() > 0.98
+    again = nnlift.NNLift(2, activation="tanh", method="whiten").fit(X, y, seed=0)
+    np.testing.assert_array_equal(est.A1, again.A1)
+
+
 def test_stein_coefficients_against_monte_carlo_and_closed_forms():
     z = np.random.default_rng(3).standard_normal(2_000_000)
     for order in (1, 2, 3):
