@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 from tensordl import certificates as cert
+from tensordl import data
 from tensordl import factorization as fz
 from tensordl.factorization import ConvergenceWarning
 
 
 def planted(m, n, rank, noise, seed):
-    g = np.random.default_rng(seed)
-    return g.normal(size=(m, rank)) @ g.normal(size=(rank, n)) + noise * g.normal(size=(m, n))
+    return data.low_rank_plus_noise(m, n, rank, noise, seed)[0]
 
 
 @pytest.mark.parametrize("norms", cert.NORM_PAIRS)

@@ -26,3 +26,22 @@ def test_two_block_mask_structure_and_seed():
     np.testing.assert_array_equal(M, data.two_block_mask(10, 7, seed=1))
     with pytest.raises(ValueError, match="n_link"):
         data.two_block_mask(4, 5, seed=0)
+
+
+def test_orthogonal_symmetric_tensor_is_its_planted_decomposition():
+    T, lam, U = data.orthogonal_symmetric_tensor(7, 3, seed=4)
+    np.testing.assert_allclose(U.T @ U, np.eye(3), atol=1e-12)
+    assert np.all((lam >= 1.0) & (lam <= 3.0))
+    np.testing.assert_allclose(T, T.transpose(1, 0, 2), atol=1e-14)
+    np.testing.assert_allclose(T, T.transpose(2, 1, 0), atol=1e-14)
+    # each u_j is an eigenvector of T(I, u, u) with eigenvalue lam_j; T vanishes off span(U)
+    for j in range(3):
+        np.testing.assert_allclose(np.einsum("ijk,j,k->i", T, U[:, j], U[:, j]), lam[j] * U[:, j], atol=1e-12)
+    v = np.linalg.svd(U, full_matrices=True)[0][:, 3]
+    assert np.abs(np.einsum("ijk,i->jk", T, v)).max() < 1e-12
+    again = data.orthogonal_symmetric_tensor(7, 3, seed=4)
+    assert all(np.array_equal(a, b) for a, b in zip((T, lam, U), again))
+    with pytest.raises(ValueError, match="k must be at most d"):
+        data.orthogonal_symmetric_tensor(2, 3, seed=0)
+    with pytest.raises(ValueError, match="weights must be"):
+        data.orthogonal_symmetric_tensor(4, 2, seed=0, weights=(2.0, 1.0))

@@ -5,17 +5,12 @@ import pytest
 import tensorly as tl
 from tensorly.decomposition import parafac
 
+from tensordl import data, hierarchical, moments
 from tensordl import decomposition as dec
-from tensordl import hierarchical, moments
 from tensordl._checks import ConvergenceWarning
 from tensordl.decomposition import IndefiniteWarning
 
-
-def orthogonal_tensor(d, k, seed):
-    g = np.random.default_rng(seed)
-    U = np.linalg.qr(g.normal(size=(d, k)))[0]
-    lam = g.uniform(1, 3, k)
-    return np.einsum("j,ij,kj,lj->ikl", lam, U, U, U), lam, U
+orthogonal_tensor = data.orthogonal_symmetric_tensor
 
 
 def test_power_method_recovers_planted_orthogonal_components():

@@ -5,13 +5,13 @@ import warnings
 import numpy as np
 import pytest
 
+from tensordl import data
 from tensordl import factorization as fz
 from tensordl.factorization import ConvergenceWarning
 
 
 def planted(m, n, rank, noise, seed):
-    g = np.random.default_rng(seed)
-    return g.normal(size=(m, rank)) @ g.normal(size=(rank, n)) + noise * g.normal(size=(m, n))
+    return data.low_rank_plus_noise(m, n, rank, noise, seed)[0]
 
 
 def test_nuclear_norm_closed_forms():

@@ -5,7 +5,7 @@ digits, and the generators draw from the ``seed`` they are given. Tests and
 notebooks build their instances here so that both use one oracle.
 Used by ``notebooks/01_networks_as_polynomials.md``,
 ``notebooks/02_matrix_factorization.md``, ``notebooks/03_global_optimality_certificates.md``
-(``random_network``), ``notebooks/07_deep_networks_as_spin_glasses.md`` and
+(``random_network``, ``low_rank_plus_noise``), ``notebooks/07_deep_networks_as_spin_glasses.md`` and
 ``notebooks/08_network_minima.md`` (``digits``).
 """
 
@@ -13,7 +13,15 @@ import numpy as np
 
 from ._checks import as_int
 
-__all__ = ["rng", "random_network", "random_inputs", "digits", "low_rank_plus_noise", "two_block_mask"]
+__all__ = [
+    "rng",
+    "random_network",
+    "random_inputs",
+    "digits",
+    "low_rank_plus_noise",
+    "two_block_mask",
+    "orthogonal_symmetric_tensor",
+]
 
 
 def rng(seed):
@@ -144,3 +152,35 @@ def two_block_mask(m, n_link, seed):
         k = g.choice(h * h, n_link, replace=False)
         mask[r0 + k // h, c0 + k % h] = True
     return mask
+
+
+def orthogonal_symmetric_tensor(d, k, seed, weights=(1.0, 3.0)):
+    """A planted symmetric CP tensor ``sum_j lam_j u_j (x) u_j (x) u_j`` with orthonormal ``u_j``.
+
+    ``U`` is the Q factor of a Gaussian ``d x k`` matrix, then the weights ``lam`` are
+    drawn uniformly from ``weights = (low, high)``, in that order from ``seed``. The
+    planted truth of the power-method tests (chapter 4's orthogonal case).
+
+    Returns
+    -------
+    T : ndarray of shape (d, d, d)
+    lam : ndarray of shape (k,)
+    U : ndarray of shape (d, k)
+
+    Examples
+    --------
+    >>> T, lam, U = orthogonal_symmetric_tensor(5, 2, seed=0)
+    >>> bool(np.allclose(np.einsum("ijk,j,k->i", T, U[:, 0], U[:, 0]), lam[0] * U[:, 0]))
+    True
+    """
+    d = as_int(d, "d", minimum=1)
+    k = as_int(k, "k", minimum=1)
+    if k > d:
+        raise ValueError(f"k must be at most d = {d} (orthonormal components), got {k}")
+    low, high = weights
+    if not (np.isfinite(low) and np.isfinite(high) and 0 < low <= high):
+        raise ValueError(f"weights must be (low, high) with 0 < low <= high, got {weights!r}")
+    g = rng(seed)
+    U = np.linalg.qr(g.normal(size=(d, k)))[0]
+    lam = g.uniform(low, high, k)
+    return np.einsum("j,ij,kj,lj->ikl", lam, U, U, U), lam, U
