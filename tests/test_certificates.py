@@ -36,6 +36,10 @@ def test_tensor_norm_is_dual_of_polar(norms):
     assert np.sum(X * Z) <= cert.tensor_norm(X, norms) * cert.polar(Z, norms) * (1 + 1e-12)
 
 
+def test_every_pair_of_norms_has_its_polar_and_its_tensor_norm():
+    assert set(cert._DUAL_PAIRS) == set(cert.NORM_PAIRS)
+
+
 def test_tensor_norms_and_polars_have_their_closed_forms():
     # (l2, l2): nuclear norm and operator norm; (l1, l2): sum and max of row norms,
     # the sum attained by the row factorization X = sum_i e_i X_i^T

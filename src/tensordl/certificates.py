@@ -89,26 +89,7 @@ def polar(Z, norms=("l2", "l2"), return_maximizer=False):
     (5.0, 4.0)
     """
     Z = as_matrix(Z, "Z")
-    norms = _as_norms(norms)
-    m, n = Z.shape
-    if norms == ("l2", "l2"):
-        if min(m, n) > 60:
-            # Lanczos (ARPACK) for the top pair: at an optimum the residual's top singular values form a
-            # cluster at lam, which block subspace iteration resolves slowly and Lanczos does not
-            v0 = np.full(min(m, n), 1.0 / np.sqrt(min(m, n)))
-            U, s, Vt = scipy.sparse.linalg.svds(Z, k=1, tol=1e-12, v0=v0)
-        else:
-            U, s, Vt = np.linalg.svd(Z, full_matrices=False)
-        value, u, v = float(s[0]), U[:, 0], Vt[0]
-    elif norms == ("l1", "l2"):
-        rows = np.linalg.norm(Z, axis=1)
-        i = int(np.argmax(rows))
-        value, u, v = float(rows[i]), np.eye(m)[i], Z[i] / max(rows[i], 1e-300)
-    elif norms == ("l2", "l1"):
-        value, v, u = polar(Z.T, ("l1", "l2"), return_maximizer=True)
-    else:
-        i, j = np.unravel_index(int(np.argmax(np.abs(Z))), Z.shape)
-        value, u, v = float(abs(Z[i, j])), np.sign(Z[i, j]) * np.eye(m)[i], np.eye(n)[j]
+    value, u, v = _DUAL_PAIRS[_as_norms(norms)][0](Z)
     return (value, u, v) if return_maximizer else value
 
 
@@ -125,14 +106,48 @@ def tensor_norm(X, norms=("l2", "l2")):
     6.0
     """
     X = as_matrix(X, "X")
-    norms = _as_norms(norms)
-    if norms == ("l2", "l2"):
-        return float(np.linalg.svd(X, compute_uv=False).sum())
-    if norms == ("l1", "l2"):
-        return float(np.linalg.norm(X, axis=1).sum())
-    if norms == ("l2", "l1"):
-        return float(np.linalg.norm(X, axis=0).sum())
-    return float(np.abs(X).sum())
+    return float(_DUAL_PAIRS[_as_norms(norms)][1](X))
+
+
+def _polar_l2_l2(Z):
+    """The largest singular value and its singular vectors."""
+    m, n = Z.shape
+    if min(m, n) > 60:
+        # Lanczos (ARPACK) for the top pair: at an optimum the residual's top singular values form a
+        # cluster at lam, which block subspace iteration resolves slowly and Lanczos does not
+        v0 = np.full(min(m, n), 1.0 / np.sqrt(min(m, n)))
+        U, s, Vt = scipy.sparse.linalg.svds(Z, k=1, tol=1e-12, v0=v0)
+    else:
+        U, s, Vt = np.linalg.svd(Z, full_matrices=False)
+    return float(s[0]), U[:, 0], Vt[0]
+
+
+def _polar_l1_l2(Z):
+    """The largest row norm: the l1 ball's extreme points are the signed basis vectors."""
+    rows = np.linalg.norm(Z, axis=1)
+    i = int(np.argmax(rows))
+    return float(rows[i]), np.eye(Z.shape[0])[i], Z[i] / max(rows[i], 1e-300)
+
+
+def _polar_l2_l1(Z):
+    """The largest column norm: the transpose's largest row norm."""
+    value, v, u = _polar_l1_l2(Z.T)
+    return value, u, v
+
+
+def _polar_l1_l1(Z):
+    """The largest absolute entry."""
+    i, j = np.unravel_index(int(np.argmax(np.abs(Z))), Z.shape)
+    return float(abs(Z[i, j])), np.sign(Z[i, j]) * np.eye(Z.shape[0])[i], np.eye(Z.shape[1])[j]
+
+
+# each pair of norms: its polar (value and maximisers) and its tensor norm, side by side
+_DUAL_PAIRS = {
+    ("l2", "l2"): (_polar_l2_l2, lambda X: np.linalg.svd(X, compute_uv=False).sum()),
+    ("l1", "l2"): (_polar_l1_l2, lambda X: np.linalg.norm(X, axis=1).sum()),
+    ("l2", "l1"): (_polar_l2_l1, lambda X: np.linalg.norm(X, axis=0).sum()),
+    ("l1", "l1"): (_polar_l1_l1, lambda X: np.abs(X).sum()),
+}
 
 
 def _column_norm(A, kind):

@@ -37,6 +37,7 @@ be: ``a2 sigma(a.x + b) = a2 - a2 sigma(-a.x - b)`` for the sigmoid and
 """
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.optimize
@@ -342,6 +343,62 @@ def fourier_bias(X, y, A1, a2_sign, seed, log_density=None, eps=0.1):
     return b
 
 
+@dataclass
+class _Directions:
+    """What a direction finder returns: unit columns ``A`` (d, k), the tensor's weights, and
+    whether Jennrich's eigenvectors were complex (``"cp"`` only)."""
+
+    A: np.ndarray
+    weights: np.ndarray
+    jennrich_complex: bool = False
+
+
+def _power_directions(T, X, y, k, n_restarts, n_iter, g):
+    """Orthogonal case: the symmetric tensor power method with deflation on ``T``."""
+    d = X.shape[1]
+    # a dense d^3 tensor costs one pass of n d^3; the implicit one a pass per product
+    T_op = T.dense() if d**3 <= 64000 else T
+    res = tensor_power_method(T_op, k, n_restarts, n_iter, g, tol=1e-6)
+    return _Directions(res.factors, res.weights)
+
+
+def _whiten_directions(T, X, y, k, n_restarts, n_iter, g):
+    """Whitening with ``M2 = E[y S_2]``, the power method on ``T(W, W, W)``, un-whitened."""
+    W = whiten(moment2(X, y), k)
+    res = tensor_power_method(T.project(W), k, n_restarts, n_iter, g, tol=1e-6)
+    A = np.linalg.pinv(W.T) @ res.factors
+    return _Directions(A / np.linalg.norm(A, axis=0), res.weights)
+
+
+def _cp_directions(T, X, y, k, n_restarts, n_iter, g):
+    """The span of ``A1`` from slices ``T(I, I, theta)``, then a non-orthogonal CP of ``T(U, U, U)``:
+    Jennrich's start and four random starts of CP-ALS, the best fit kept."""
+    U = slice_subspace(T, k, g)
+    TU = T.project(U)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", np.exceptions.ComplexWarning)
+        lam, mu = jennrich(TU, g)
+    complex_ = any(issubclass(w.category, np.exceptions.ComplexWarning) for w in caught)
+    for w in caught:  # anything else still reaches the caller
+        if not issubclass(w.category, np.exceptions.ComplexWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    starts = [(lam, mu)] if np.linalg.cond(mu) < 1e6 else []  # noise can pair Jennrich's eigenvalues
+    starts += [None] * 4  # random starts as well; keep the best fit
+    best = None
+    for init in starts:
+        w, f = cp_als(TU, k, g, init=init)
+        resid = np.linalg.norm(TU - np.einsum("j,ij,kj,lj->ikl", w, *f))
+        if best is None or resid < best[0]:
+            best = (resid, w, f)
+    _, lam, factors = best
+    A = U @ factors[0]
+    return _Directions(A / np.linalg.norm(A, axis=0), lam, complex_)
+
+
+# NNLift's ``method``: each finder returns its result; NNLift.fit keeps it
+_DIRECTION_FINDERS = {"power": _power_directions, "whiten": _whiten_directions, "cp": _cp_directions}
+
+
 class NNLift:
     """NN-LIFT for ``E[y|x] = <a2, sigma(A1^T x + b1)> + b2`` with standard Gaussian inputs.
 
@@ -369,9 +426,10 @@ class NNLift:
     weights_ : ndarray of shape (k,)
         The tensor components' weights ``lam_j``.
     jennrich_complex_ : bool
-        ``method="cp"`` only: whether Jennrich's eigenvectors had imaginary parts (a
+        ``method="cp"``: whether Jennrich's eigenvectors had imaginary parts (a
         noisy moment can pair its eigenvalues). Its start is then one of five and
         CP-ALS keeps the best fit, so this is recorded here rather than warned.
+        Always False for the other methods.
 
     Examples
     --------
@@ -387,7 +445,7 @@ class NNLift:
     def __init__(self, k, activation="sigmoid", method="power", n_restarts=20, n_iter=40, ridge=1e-6, bias="stein"):
         self.k = as_int(k, "k", minimum=1)
         self.activation = as_choice(activation, "activation", ("sigmoid", "tanh"))
-        self.method = as_choice(method, "method", ("power", "whiten", "cp"))
+        self.method = as_choice(method, "method", tuple(_DIRECTION_FINDERS))
         self.bias = as_choice(bias, "bias", ("stein", "fourier"))
         self.n_restarts = as_int(n_restarts, "n_restarts", minimum=1)
         self.n_iter = as_int(n_iter, "n_iter", minimum=1)
@@ -408,7 +466,8 @@ class NNLift:
             )
         g = _rng(seed)
         T = Moment3(X, y)
-        A = self._directions(T, X, y, g)
+        found = _DIRECTION_FINDERS[self.method](T, X, y, self.k, self.n_restarts, self.n_iter, g)
+        A, self.weights_, self.jennrich_complex_ = found.A, found.weights, found.jennrich_complex
         c1 = np.linalg.lstsq(A, X.T @ y / n, rcond=None)[0]
         Ap = np.linalg.pinv(A)
         c2 = np.diag(Ap @ moment2(X, y) @ Ap.T)
@@ -420,44 +479,6 @@ class NNLift:
         coef = np.linalg.solve(H.T @ H + self.ridge * n * np.eye(self.k + 1), H.T @ y)
         self.A1, self.a2, self.b2 = A, coef[:-1], float(coef[-1])
         return self
-
-    def _directions(self, T, X, y, g):
-        d = X.shape[1]
-        # a dense d^3 tensor costs one pass of n d^3; the implicit one a pass per product
-        T_op = T.dense() if d**3 <= 64000 else T
-        if self.method == "power":
-            res = tensor_power_method(T_op, self.k, self.n_restarts, self.n_iter, g, tol=1e-6)
-            self.weights_ = res.weights
-            return res.factors
-        if self.method == "whiten":
-            W = whiten(moment2(X, y), self.k)
-            res = tensor_power_method(T.project(W), self.k, self.n_restarts, self.n_iter, g, tol=1e-6)
-            A = np.linalg.pinv(W.T) @ res.factors
-            self.weights_ = res.weights
-            return A / np.linalg.norm(A, axis=0)
-        # "cp": the span of A1 from the slices T(I, I, theta), then a non-orthogonal CP of T(U, U, U)
-        U = slice_subspace(T, self.k, g)
-        TU = T.project(U)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", np.exceptions.ComplexWarning)
-            lam, mu = jennrich(TU, g)
-        self.jennrich_complex_ = any(issubclass(w.category, np.exceptions.ComplexWarning) for w in caught)
-        for w in caught:  # anything else still reaches the caller
-            if not issubclass(w.category, np.exceptions.ComplexWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        starts = [(lam, mu)] if np.linalg.cond(mu) < 1e6 else []  # noise can pair Jennrich's eigenvalues
-        starts += [None] * 4  # random starts as well; keep the best fit
-        best = None
-        for init in starts:
-            w, f = cp_als(TU, self.k, g, init=init)
-            resid = np.linalg.norm(TU - np.einsum("j,ij,kj,lj->ikl", w, *f))
-            if best is None or resid < best[0]:
-                best = (resid, w, f)
-        _, lam, factors = best
-        mu = factors[0]
-        A = U @ mu
-        self.weights_ = lam
-        return A / np.linalg.norm(A, axis=0)
 
     def _bias(self, ratio):
         def f(b):
