@@ -119,6 +119,7 @@ def up_to_date(name, out_dir, new_stamp, status):
 def run_one(md_path, out_dir, mode):
     """Execute one notebook; return its status entry."""
     os.environ.update(THREAD_ENV)  # the kernel inherits this process's environment
+    print(f"[{mode}] {md_path.stem}: running ...", flush=True)
     import jupytext
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -257,13 +258,11 @@ def run_all(todo, out_dir, mode, jobs, status):
     todo = longest_first(todo, status)
     if jobs == 1 or len(todo) <= 1:
         for md, new_stamp in todo:
-            print(f"[{mode}] {md.stem}: running ...", flush=True)
             yield finish(md, new_stamp, run_one(md, out_dir, mode))
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {}
         for md, new_stamp in todo:
-            print(f"[{mode}] {md.stem}: queued", flush=True)
             futures[pool.submit(run_one, md, out_dir, mode)] = (md, new_stamp)
         for fut in as_completed(futures):
             md, new_stamp = futures[fut]
