@@ -359,6 +359,23 @@ def test_side_by_side_kernels_get_one_thread_each(tmp_path, monkeypatch):
     assert {status[n]["jobs"] for n in ("a1", "a2")} == {2}
 
 
+def test_a_notebook_asking_for_threads_gets_them_and_runs_before_the_others(tmp_path, monkeypatch):
+    check = "```{code-cell} ipython3\nimport os\nassert os.environ['OMP_NUM_THREADS'] == '{n}'\n```\n"
+    head = _NB_HEAD.replace("---\n\n", "tensordl:\n  threads: 2\n---\n\n", 1)
+    (tmp_path / "b_alone.md").write_text(head + check.replace("{n}", "2"))
+    for name in ("a1", "a2"):
+        (tmp_path / f"{name}.md").write_text(_NB_HEAD + check.replace("{n}", "1"))
+    assert execute.threads_of(tmp_path / "b_alone.md") == 2 and execute.threads_of(tmp_path / "a1.md") == 1
+    assert _run_main(tmp_path, monkeypatch, ["a1", "a2", "b_alone"], "--jobs", "2") == 0
+    status = json.loads((tmp_path / "out" / "status.json").read_text())
+    assert status["b_alone"]["threads"] == 2 and status["b_alone"]["jobs"] == 1
+    assert status["a1"]["threads"] == 1 and status["a1"]["jobs"] == 2
+    assert status["b_alone"]["finished"] <= min(status[n]["finished"] for n in ("a1", "a2"))
+    (tmp_path / "bad.md").write_text(head.replace("threads: 2", "threads: 0"))
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        execute.threads_of(tmp_path / "bad.md")
+
+
 def test_a_notebook_over_budget_fails_the_run_with_its_time(tmp_path, monkeypatch, capsys):
     (tmp_path / "slow.md").write_text(_NB_HEAD + "```{code-cell} ipython3\nx = 1\n```\n")
     monkeypatch.setitem(execute.BUDGET_S, "quick", 0.01)  # any run is over this budget
@@ -378,11 +395,12 @@ def test_status_table_flags_runs_over_budget_and_names_the_concurrency(tmp_path)
     quick.mkdir()
     full.mkdir()
     stem = sorted((execute.ROOT / "notebooks").glob("*.md"))[0].stem
-    entry = {"status": "ok", "machine": "m", "jobs": 2, "stamp": "0123456789abcdef", "finished": "t"}
+    entry = {"status": "ok", "machine": "m", "jobs": 2, "stamp": "0123456789abcdef", "finished": "t",
+             "notebook": stem}
     (quick / "status.json").write_text(json.dumps({stem: {**entry, "mode": "quick", "seconds": 61.0}}))
     (full / "status.json").write_text(json.dumps({stem: {**entry, "mode": "full", "seconds": 30.0}}))
     table = stage_book.status_table("quick", quick, other=full)
-    assert "notebooks run 2 at a time, one thread each" in table
+    assert "notebooks run 2 at a time, one thread each; a notebook over its budget fails" in table
     row = next(line for line in table.splitlines() if stem in line)
     assert "| ok | 61.0 (over the 60 s budget) | ok | 30.0 |" in row and "`0123456789ab`" in row
     assert table.count("not run in this build") == 2 * (len(list((execute.ROOT / "notebooks").glob("*.md"))) - 1)

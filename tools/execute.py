@@ -17,8 +17,10 @@ run, and the script exits non-zero at the end. Run times go to
 Notebooks run ``--jobs`` at a time (default: one per core, at most two), longest first
 by their last recorded time. Every kernel gets one thread for BLAS, OpenMP, numba
 and torch whatever ``--jobs`` is, so a printed number never depends on how many
-notebooks ran beside it. A notebook over its budget (quick 60 s, full 600 s per
-notebook, timed while sharing the machine this way) fails the run with its time;
+notebooks ran beside it; a notebook whose front matter asks for more
+(``tensordl: {threads: 2}``) gets them and runs alone, before the others. A notebook
+over its budget (quick 60 s, full 600 s per notebook, timed as it ran) fails the run
+with its time;
 ``--warn-budget`` only warns, for a machine busy with other work.
 """
 
@@ -38,10 +40,22 @@ NOTEBOOKS = ROOT / "notebooks"
 BUDGET_S = {"quick": 60, "full": 600}
 KERNEL = "tensordl"
 # one thread per kernel: notebooks run side by side, and their numbers must not depend on it
-THREAD_ENV = {
-    v: "1"
-    for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-}
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+THREAD_ENV = dict.fromkeys(THREAD_VARS, "1")
+
+
+def threads_of(md_path):
+    """Threads a notebook asks for in its front matter (``tensordl: {threads: N}``); 1 by default."""
+    import yaml
+
+    text = md_path.read_text()
+    if not text.startswith("---\n"):
+        return 1
+    front = yaml.safe_load(text[4 : text.index("\n---", 4)]) or {}
+    threads = (front.get("tensordl") or {}).get("threads", 1)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"{md_path.name}: tensordl.threads must be a positive integer, got {threads!r}")
+    return threads
 
 
 PACKAGE = "tensordl"
@@ -118,8 +132,9 @@ def up_to_date(name, out_dir, new_stamp, status):
 
 def run_one(md_path, out_dir, mode):
     """Execute one notebook; return its status entry."""
-    os.environ.update(THREAD_ENV)  # the kernel inherits this process's environment
-    print(f"[{mode}] {md_path.stem}: running ...", flush=True)
+    threads = threads_of(md_path)
+    os.environ.update(dict.fromkeys(THREAD_VARS, str(threads)))  # the kernel inherits them
+    print(f"[{mode}] {md_path.stem}: running ({threads} thread{'s' if threads > 1 else ''}) ...", flush=True)
     import jupytext
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -128,7 +143,7 @@ def run_one(md_path, out_dir, mode):
     nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3 (tensordl)", "language": "python"}
     out = out_dir / f"{md_path.stem}.ipynb"
     t0 = time.perf_counter()
-    entry = {"mode": mode, "notebook": md_path.stem}
+    entry = {"mode": mode, "notebook": md_path.stem, "threads": threads}
     try:
         papermill.execute_notebook(
             nb,
@@ -249,24 +264,27 @@ def run_all(todo, out_dir, mode, jobs, status):
     """Run ``todo`` ((path, stamp) pairs), ``jobs`` at a time; yield (path, entry) as each ends."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    def finish(md, new_stamp, entry):
+    def finish(md, new_stamp, entry, together):
         entry["stamp"] = new_stamp
         entry["budget_s"] = BUDGET_S[mode]
-        entry["jobs"] = jobs
+        entry["jobs"] = together  # notebooks running at once while this one ran
         return md, entry
 
     todo = longest_first(todo, status)
-    if jobs == 1 or len(todo) <= 1:
-        for md, new_stamp in todo:
-            yield finish(md, new_stamp, run_one(md, out_dir, mode))
+    alone = [t for t in todo if threads_of(t[0]) > 1]  # they use the whole machine
+    shared = [t for t in todo if t not in alone]
+    for md, new_stamp in alone + (shared if jobs == 1 or len(shared) <= 1 else []):
+        yield finish(md, new_stamp, run_one(md, out_dir, mode), 1)
+    if jobs == 1 or len(shared) <= 1:
         return
+    todo = shared
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {}
         for md, new_stamp in todo:
             futures[pool.submit(run_one, md, out_dir, mode)] = (md, new_stamp)
         for fut in as_completed(futures):
             md, new_stamp = futures[fut]
-            yield finish(md, new_stamp, fut.result())
+            yield finish(md, new_stamp, fut.result(), jobs)
 
 
 if __name__ == "__main__":

@@ -209,13 +209,13 @@ def status_table(mode, executed, other=None):
     other_mode = "full" if mode == "quick" else "quick"
     runs = {mode: _status(executed), other_mode: _status(other or ROOT / "_build" / "executed" / other_mode)}
     machines = sorted({e["machine"] for st in runs.values() for e in st.values() if e.get("machine")})
-    jobs = sorted({e["jobs"] for st in runs.values() for e in st.values() if e.get("jobs")})
-    together = (
-        f"notebooks run {' or '.join(map(str, jobs))} at a time, one thread each, and a notebook over "
-        "its budget fails the run"
-        if jobs
-        else "a notebook over its budget fails the run"
-    )
+    entries = [e for st in runs.values() for e in st.values()]
+    jobs = max((e.get("jobs", 1) for e in entries), default=1)
+    alone = sorted({e["notebook"] for e in entries if e.get("threads", 1) > 1})
+    together = f"notebooks run {jobs} at a time, one thread each" if jobs > 1 else "notebooks run one at a time"
+    if alone:
+        together += f", except {', '.join(alone)}, which asks for more threads and runs alone"
+    together += "; a notebook over its budget fails the run"
     lines = [
         f"This book shows the **{mode}** run. Budgets per notebook: quick {BUDGET_S['quick']} s, "
         f"full {BUDGET_S['full']} s, on the 2-core reference machine ({together}).",
