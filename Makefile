@@ -52,12 +52,9 @@ claims-quick: execute-quick
 claims-full: execute-full
 	$(PY) -m pytest tests/claims --executed _build/executed/full --mode full
 
-# one pytest per notebook, two at a time, each kernel on one thread as in execute.py
-NBVAL_JOBS ?= 2
+# one pytest per notebook, two at a time, each kernel with the threads it was executed with
 nbval: execute-quick
-	ls _build/executed/quick/*.ipynb | OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-	    NUMBA_NUM_THREADS=1 xargs -P $(NBVAL_JOBS) -n 1 \
-	    $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env
+	$(PY) tools/run_nbval.py _build/executed/quick
 
 book-quick: execute-quick
 	$(PY) tools/stage_book.py --mode quick

@@ -376,6 +376,25 @@ def test_a_notebook_asking_for_threads_gets_them_and_runs_before_the_others(tmp_
         execute.threads_of(tmp_path / "bad.md")
 
 
+def test_nbval_reruns_a_notebook_with_the_threads_it_was_executed_with(tmp_path, monkeypatch):
+    import run_nbval
+
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    head = _NB_HEAD.replace("---\n\n", "tensordl:\n  threads: 2\n---\n\n", 1)
+    md = nb_dir / "two.md"
+    cell = "```{code-cell} ipython3\n# NBVAL_CHECK_OUTPUT\nimport os\nprint(os.environ['OMP_NUM_THREADS'])\n```\n"
+    md.write_text(head + cell)
+    monkeypatch.setattr(execute, "NOTEBOOKS", nb_dir)
+    monkeypatch.setattr(run_nbval, "ROOT", tmp_path)
+    assert execute.run_one(md, tmp_path, "quick")["status"] == "ok"
+    name, code, out = run_nbval.nbval_one(tmp_path / "two.ipynb")
+    assert (name, code) == ("two", 0), out
+    # the same check with one thread differs: nbval would have failed without the front matter's threads
+    monkeypatch.setattr(execute, "threads_of", lambda path: 1)
+    assert run_nbval.nbval_one(tmp_path / "two.ipynb")[1] != 0
+
+
 def test_a_notebook_over_budget_fails_the_run_with_its_time(tmp_path, monkeypatch, capsys):
     (tmp_path / "slow.md").write_text(_NB_HEAD + "```{code-cell} ipython3\nx = 1\n```\n")
     monkeypatch.setitem(execute.BUDGET_S, "quick", 0.01)  # any run is over this budget
