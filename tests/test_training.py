@@ -124,6 +124,19 @@ def test_gradient_norm_against_autograd_of_one_net(toy):
     assert H_free[1] == pytest.approx(float(torch.sqrt(sum(g.pow(2).sum() for g in grads))), rel=1e-12)
 
 
+@pytest.mark.parametrize("shared", [True, False])
+def test_hand_gradients_equal_autograd(shared):
+    g = np.random.default_rng(3)
+    p, _ = training.init_relu_nets(5, 7, 4, nets=3, seed=1, dtype=torch.float64)
+    X = torch.tensor(g.standard_normal((20, 5) if shared else (3, 20, 5)))
+    y = torch.tensor(g.integers(0, 4, 20 if shared else (3, 20)))
+    q = {k: v.clone().requires_grad_() for k, v in p.items()}
+    auto = torch.autograd.grad(training._ce(q, X, y).sum(), [q[k] for k in training.PARAM_NAMES])
+    hand = training._ce_grads(p, X, y)
+    for k, a in zip(training.PARAM_NAMES, auto):
+        np.testing.assert_allclose(hand[k].numpy(), a.numpy(), rtol=1e-12, atol=1e-14)
+
+
 def _autograd_hessian(p, net, X, y, weight_decay):
     """The oracle: torch's Hessian of the same objective, the function flattened by hand."""
     one = {k: p[k][net:net + 1].detach().to(torch.float64) for k in training.PARAM_NAMES}
