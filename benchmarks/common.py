@@ -91,8 +91,9 @@ def plot_scaling(name, scaling):
     """Draw the cost-against-size curves of one benchmark (log-log) into ``book/_static``.
 
     ``scaling`` is the ``"scaling"`` entry written to the results file: a size label,
-    the theoretical exponent and, per method, the sizes, the median times and the fitted
-    exponent. Returns the image's path relative to ``book/``.
+    the theoretical exponent and, per method, the sizes, the median times, the fitted
+    exponent and optionally the method's own theoretical exponent (``"theory"``); one
+    theory line is drawn per distinct exponent. Returns the image's path relative to ``book/``.
     """
     import matplotlib
 
@@ -105,14 +106,19 @@ def plot_scaling(name, scaling):
         c, slope = np.polyfit(np.log(x), np.log(y), 1)[::-1]
         ax.loglog(x, y, marker, label=f"{series['method']}: fitted exponent {slope:.2f}")
         ax.loglog(x, np.exp(c) * x**slope, "-", color=ax.lines[-1].get_color(), lw=1)
-    x0, y0 = scaling["series"][0]["sizes"][-1], scaling["series"][0]["median_s"][-1]
-    xs = np.asarray(scaling["series"][0]["sizes"], float)
-    ax.loglog(xs, y0 * (xs / x0) ** scaling["theory"], "k:", lw=1,
-              label=f"theory: exponent {scaling['theory']:g}")
+    anchors = {}  # one theory line per distinct exponent, through the last point of its first series
+    for series, line in zip(scaling["series"], ax.lines[::2]):
+        anchors.setdefault(series.get("theory", scaling["theory"]), (series, line.get_color()))
+    for theory, (series, color) in anchors.items():
+        xs = np.asarray(series["sizes"], float)
+        ax.loglog(xs, series["median_s"][-1] * (xs / xs[-1]) ** theory, ":", lw=1.2,
+                  color="k" if len(anchors) == 1 else color, label=f"theory: exponent {theory:g}")
     ax.set_xlabel(scaling["size"])
     ax.set_ylabel("median wall time (s)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    entries = len(scaling["series"]) + len(anchors)  # the legend goes below the axes: long names
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.16), frameon=False)
+    fig.set_size_inches(6.4, 3.6 + 0.17 * entries)
     fig.tight_layout()
     out = Path(__file__).resolve().parents[1] / "book" / "_static" / f"bench_{name}_scaling.png"
     fig.savefig(out, dpi=110, facecolor="white", metadata={"Software": None})

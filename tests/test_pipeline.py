@@ -571,3 +571,33 @@ def test_a_failure_on_record_passes_only_while_the_rule_still_rejects_the_value(
     table = stage_book.claims_table("full", tmp_path, [claim])
     assert "1 claims checked, **1 failed**" in table
     assert "**failed** (kept on record, rule unchanged): on record: too few seeds to decide" in table
+
+
+def test_performance_tables_show_a_series_own_theoretical_exponent(tmp_path, monkeypatch):
+    import stage_book
+
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "book" / "_static").mkdir(parents=True)
+    (tmp_path / "book" / "_static" / "bench_x_scaling.png").write_bytes(b"")
+    series = [
+        {"method": "partial SVD", "sizes": [1, 2], "median_s": [1.0, 4.0], "exponent": 2.01},
+        {"method": "full SVD", "sizes": [1, 2], "median_s": [1.0, 8.0], "exponent": 2.97, "theory": 3},
+    ]
+    res = {
+        "title": "X (chapter 2)", "script": "benchmarks/bench_x.py", "date": "2025-01-01", "repeats": 3,
+        "machine": {"cpu": "cpu", "cores": 2, "threads": 2, "python": "3.11", "numpy": "2", "numba": "0.6"},
+        "cases": [{"case": "c", "rows": [{"method": "partial SVD", "median_s": 0.5}]}],
+        "targets": [{"what": "t", "ratio": 2.0, "min": None}],
+        "scaling": [{"what": "n from 1 to 2", "size": "n", "theory": 2, "series": series,
+                     "plot": "_static/bench_x_scaling.png"}],
+    }
+    (tmp_path / "benchmarks" / "results" / "x.json").write_text(json.dumps(res))
+    monkeypatch.setattr(stage_book, "ROOT", tmp_path)
+    page = stage_book.performance_tables()
+    assert "| partial SVD | 2.01 | 2 |" in page  # the section's theory
+    assert "| full SVD | 2.97 | 3 |" in page  # the series' own
+    assert "theory partial SVD: 2; full SVD: 3." in page
+    series[1].pop("theory")
+    (tmp_path / "benchmarks" / "results" / "x.json").write_text(json.dumps(res))
+    page = stage_book.performance_tables()
+    assert "| full SVD | 2.97 | 2 |" in page and "; theory 2." in page

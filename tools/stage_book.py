@@ -243,7 +243,8 @@ def performance_tables():
     Each section: the machine and the run, a table of medians per case with the ratio to
     the fastest, the targets (a ratio without one is an illustration), where present the
     machine's limit for the work and the fraction of it reached, and the cost-against-size
-    plot drawn by the benchmark with the fitted exponent beside the theoretical one.
+    plot drawn by the benchmark with the fitted exponent beside the theoretical one (a
+    series' own ``"theory"`` where it has one, else the section's).
     Ratios and times are written in plain notation ("27×", "0.123 ms").
     """
 
@@ -308,19 +309,23 @@ def performance_tables():
             if not (ROOT / "book" / sc["plot"]).exists():
                 continue
             fits = "; ".join(f"{s['method']}: {s['exponent']:.2f}" for s in sc["series"])
+            theories = {s.get("theory", sc["theory"]) for s in sc["series"]}
+            theory = (f"theory {sc['theory']:g}" if theories == {sc["theory"]} else "theory "
+                      + "; ".join(f"{s['method']}: {s.get('theory', sc['theory']):g}" for s in sc["series"]))
             out += [
                 f"```{{figure}} {sc['plot']}",
                 f":alt: Median time against {sc['size']}, log-log, for {res['title']}",
                 ":width: 90%",
                 "",
                 f"Cost against size, {sc['what']}: median wall time against {sc['size']} on log–log axes, "
-                f"with least-squares lines. Fitted exponents {fits}; theory {sc['theory']:g}.",
+                f"with least-squares lines. Fitted exponents {fits}; {theory}.",
                 "```",
                 "",
                 "| method | fitted exponent | theoretical exponent |",
                 "|---|---|---|",
             ]
-            out += [f"| {s['method']} | {s['exponent']:.2f} | {sc['theory']:g} |" for s in sc["series"]]
+            out += [f"| {s['method']} | {s['exponent']:.2f} | {s.get('theory', sc['theory']):g} |"
+                    for s in sc["series"]]
             out.append("")
     return "\n".join(out) if out else "No benchmark results are committed yet."
 
