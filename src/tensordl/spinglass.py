@@ -951,7 +951,8 @@ def index_gap_t(per_glass, k):
     Returns
     -------
     t : float
-        nan with fewer than two usable glasses.
+        nan with fewer than two usable glasses; infinite when every glass gives the
+        same gap.
     n_glasses : int
         Glasses used (the ``t`` has ``n_glasses - 1`` degrees of freedom).
 
@@ -962,8 +963,8 @@ def index_gap_t(per_glass, k):
     >>> t, n_g = index_gap_t(glasses, 0)
     >>> round(t, 3), n_g
     (4.0, 3)
-    >>> index_gap_t(glasses, 1)[1]
-    2
+    >>> index_gap_t(glasses, 1)  # two identical glasses: the same gap twice
+    (inf, 2)
     """
     k = as_int(k, "k", minimum=0)
     gaps = np.array(
@@ -975,7 +976,10 @@ def index_gap_t(per_glass, k):
     )
     if len(gaps) < 2:
         return float("nan"), len(gaps)
-    return float(gaps.mean() / (gaps.std(ddof=1) / np.sqrt(len(gaps)))), len(gaps)
+    spread = gaps.std(ddof=1)
+    if spread == 0:  # every glass gives the same gap: no noise, t is infinite (signed)
+        return float(np.sign(gaps.mean()) * np.inf), len(gaps)
+    return float(gaps.mean() / (spread / np.sqrt(len(gaps)))), len(gaps)
 
 
 def rerun_below(t, n, threshold):
