@@ -371,6 +371,9 @@ def test_a_notebook_asking_for_threads_gets_them_and_runs_before_the_others(tmp_
     assert status["b_alone"]["threads"] == 2 and status["b_alone"]["jobs"] == 1
     assert status["a1"]["threads"] == 1 and status["a1"]["jobs"] == 2
     assert status["b_alone"]["finished"] <= min(status[n]["finished"] for n in ("a1", "a2"))
+    per_mode = tmp_path / "per_mode.md"
+    per_mode.write_text(head.replace("threads: 2", "threads:\n    quick: 2"))
+    assert execute.threads_of(per_mode, "quick") == 2 and execute.threads_of(per_mode, "full") == 1
     (tmp_path / "bad.md").write_text(head.replace("threads: 2", "threads: 0"))
     with pytest.raises(ValueError, match="threads must be a positive integer"):
         execute.threads_of(tmp_path / "bad.md")
@@ -391,7 +394,7 @@ def test_nbval_reruns_a_notebook_with_the_threads_it_was_executed_with(tmp_path,
     name, code, out = run_nbval.nbval_one(tmp_path / "two.ipynb")
     assert (name, code) == ("two", 0), out
     # the same check with one thread differs: nbval would have failed without the front matter's threads
-    monkeypatch.setattr(execute, "threads_of", lambda path: 1)
+    monkeypatch.setattr(execute, "threads_of", lambda path, mode=None: 1)
     assert run_nbval.nbval_one(tmp_path / "two.ipynb")[1] != 0
 
 

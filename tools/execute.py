@@ -44,8 +44,9 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NU
 THREAD_ENV = dict.fromkeys(THREAD_VARS, "1")
 
 
-def threads_of(md_path):
-    """Threads a notebook asks for in its front matter (``tensordl: {threads: N}``); 1 by default."""
+def threads_of(md_path, mode=None):
+    """Threads a notebook asks for in its front matter, 1 by default: ``tensordl: {threads: N}``
+    for both runs, or ``tensordl: {threads: {quick: N, full: M}}`` per run (``mode``)."""
     import yaml
 
     text = md_path.read_text()
@@ -53,6 +54,8 @@ def threads_of(md_path):
         return 1
     front = yaml.safe_load(text[4 : text.index("\n---", 4)]) or {}
     threads = (front.get("tensordl") or {}).get("threads", 1)
+    if isinstance(threads, dict):
+        threads = threads.get(mode, 1)
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"{md_path.name}: tensordl.threads must be a positive integer, got {threads!r}")
     return threads
@@ -132,7 +135,7 @@ def up_to_date(name, out_dir, new_stamp, status):
 
 def run_one(md_path, out_dir, mode):
     """Execute one notebook; return its status entry."""
-    threads = threads_of(md_path)
+    threads = threads_of(md_path, mode)
     os.environ.update(dict.fromkeys(THREAD_VARS, str(threads)))  # the kernel inherits them
     print(f"[{mode}] {md_path.stem}: running ({threads} thread{'s' if threads > 1 else ''}) ...", flush=True)
     import jupytext
@@ -271,7 +274,7 @@ def run_all(todo, out_dir, mode, jobs, status):
         return md, entry
 
     todo = longest_first(todo, status)
-    alone = [t for t in todo if threads_of(t[0]) > 1]  # they use the whole machine
+    alone = [t for t in todo if threads_of(t[0], mode) > 1]  # they use the whole machine
     shared = [t for t in todo if t not in alone]
     for md, new_stamp in alone + (shared if jobs == 1 or len(shared) <= 1 else []):
         yield finish(md, new_stamp, run_one(md, out_dir, mode), 1)

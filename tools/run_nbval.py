@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def nbval_one(ipynb):
     """Run nbval on one executed notebook with its thread counts; return (name, exit code, output)."""
-    threads = execute.threads_of(ROOT / "notebooks" / f"{ipynb.stem}.md")
+    threads = execute.threads_of(ROOT / "notebooks" / f"{ipynb.stem}.md", "quick")
     env = {**os.environ, **dict.fromkeys(execute.THREAD_VARS, str(threads))}
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
            str(ipynb)]
@@ -39,7 +39,7 @@ def main(argv=None):
     books = sorted(args.executed.glob("*.ipynb"))
     if not books:
         parser.error(f"no executed notebooks in {args.executed}")
-    alone = [b for b in books if execute.threads_of(ROOT / "notebooks" / f"{b.stem}.md") > 1]
+    alone = [b for b in books if execute.threads_of(ROOT / "notebooks" / f"{b.stem}.md", "quick") > 1]
     results = [nbval_one(b) for b in alone]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results += list(pool.map(nbval_one, [b for b in books if b not in alone]))
