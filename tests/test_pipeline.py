@@ -214,6 +214,13 @@ def test_check_claim_judges_fails_if_and_disagreement_intervals():
     assert claims_mod.check_claim(dis, glued)[0]
     assert not claims_mod.check_claim(dis, {**glued, "hi": 0.8})[0]
     assert not claims_mod.check_claim(dis, {**glued, "lo": 0.2})[0]
+    # judged against a glued boundary: the interval must exclude the boundary, not the typed reference
+    bound = _entry(kind="disagreement", where="Table 1", reference=0.0, reference_key="q", interval_keys=["lo", "hi"],
+                   explained_in="S", rule={"at_least_ref": 0.0}, fails_if=5.0)
+    chi2 = {"k": 20.0, "lo": 16.0, "hi": 30.0, "q": 15.1}
+    assert claims_mod.check_claim(bound, chi2)[0]
+    ok, _, why = claims_mod.check_claim(bound, {**chi2, "lo": 12.0})
+    assert not ok and "contains the reference 15.1" in why
     setting = {k: v for k, v in _entry(kind="setting").items() if k in claims_mod.COMMON}
     assert claims_mod.check_claim(setting, glued)[0]
     assert not claims_mod.check_claim(setting, {})[0]

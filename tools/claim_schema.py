@@ -282,8 +282,10 @@ def check_claim(claim, glued):
         low, high = (glued.get(k) for k in claim["interval_keys"])
         if not (_finite(low) and _finite(high) and low <= value <= high):
             return False, value, f"interval [{low!r}, {high!r}] is missing or does not hold ours {value!r}"
-        if low <= claim["reference"] <= high:
-            return False, value, f"our interval [{low:g}, {high:g}] contains the paper's {claim['reference']:g}"
+        # the interval must exclude what the rule compares with: the paper's value, or the
+        # glued boundary (reference_key) when the rule is judged against one
+        if low <= reference <= high:
+            return False, value, f"our interval [{low:g}, {high:g}] contains the reference {reference:g}"
     return True, value, ""
 
 
