@@ -367,7 +367,10 @@ def test_side_by_side_kernels_get_one_thread_each(tmp_path, monkeypatch):
 
 
 def test_a_notebook_asking_for_threads_gets_them_and_runs_before_the_others(tmp_path, monkeypatch):
-    check = "```{code-cell} ipython3\nimport os\nassert os.environ['OMP_NUM_THREADS'] == '{n}'\n```\n"
+    check = (
+        "```{code-cell} ipython3\nimport os\nfrom tensordl.parallel import default_workers\n"
+        "assert os.environ['OMP_NUM_THREADS'] == '{n}'\nassert default_workers() == {n}\n```\n"
+    )
     head = _NB_HEAD.replace("---\n\n", "tensordl:\n  threads: 2\n---\n\n", 1)
     (tmp_path / "b_alone.md").write_text(head + check.replace("{n}", "2"))
     for name in ("a1", "a2"):

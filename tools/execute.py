@@ -39,8 +39,11 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 BUDGET_S = {"quick": 60, "full": 600}
 KERNEL = "tensordl"
-# one thread per kernel: notebooks run side by side, and their numbers must not depend on it
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+# one thread per kernel: notebooks run side by side, and their numbers must not depend on it;
+# a notebook given N threads also gets N worker processes for tensordl.parallel.pmap
+THREAD_VARS = (
+    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "TENSORDL_WORKERS",
+)
 THREAD_ENV = dict.fromkeys(THREAD_VARS, "1")
 
 

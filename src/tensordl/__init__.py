@@ -21,7 +21,9 @@ book that use it:
   torch network trained three ways (chapter 9; imported on its own, like ``training``);
 - :mod:`tensordl.polyroots` -- random polynomials, synthetic division, the LSTM root finders of the
   second presentation, R² and root conditioning (chapter 10; imported on its own, like ``convac``);
-- :mod:`tensordl.data` -- bundled data sets and planted instances.
+- :mod:`tensordl.data` -- bundled data sets and planted instances;
+- :mod:`tensordl.parallel` -- independent tasks in worker processes, the same results for any number
+  (chapters 4 and 6).
 """
 
 from . import certificates, data, decomposition, factorization, hierarchical, moments, nnlift, paths, spinglass
