@@ -68,6 +68,32 @@ def test_adam_batched_equals_each_net_alone(toy):
     np.testing.assert_allclose(alone.losses["train"][:, 0], together.losses["train"][:, 2], rtol=1e-8)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_workers_give_the_same_run_to_the_last_bit(toy, dtype):
+    """Split over processes (one thread each) and joined: the networks are independent."""
+    X, y, _, _ = toy
+    one = sgd(toy, 5, dtype=dtype)
+    two = sgd(toy, 5, dtype=dtype, workers=2)
+    adam1 = training.train_adam(X, y, 5, 4, steps=20, seed=2, n_classes=3, dtype=dtype)
+    adam3 = training.train_adam(X, y, 5, 4, steps=20, seed=2, n_classes=3, dtype=dtype, workers=3)  # 2 of 2
+    for a, b in ((one, two), (adam1, adam3)):
+        assert all(torch.equal(a.params[k], b.params[k]) for k in training.PARAM_NAMES)
+        assert all(a.params[k].dtype == dtype for k in training.PARAM_NAMES)
+        assert np.array_equal(a.nets, b.nets)
+        assert all(np.array_equal(a.losses[k], b.losses[k]) for k in a.losses)
+        assert np.array_equal(a.grad_norm, b.grad_norm) and np.array_equal(a.grad_norm_init, b.grad_norm_init)
+        assert b.flops == pytest.approx(a.flops)
+
+
+def test_concat_runs_refuses_runs_that_do_not_fit(toy):
+    with pytest.raises(TypeError, match="TrainingRun"):
+        training.concat_runs([])
+    with pytest.raises(ValueError, match="checkpoints"):
+        training.concat_runs([sgd(toy, [0]), sgd(toy, [1], checkpoints=[3])])
+    with pytest.raises(ValueError, match="workers"):
+        sgd(toy, 2, workers=0)
+
+
 def test_losses_decrease_and_gradients_shrink(toy):
     run = sgd(toy, 5, epochs=40)
     assert run.losses["train"].shape == (3, 5)

@@ -44,6 +44,7 @@ __all__ = [
     "per_sample_loss",
     "train_sgd",
     "train_adam",
+    "concat_runs",
     "gradient_norm",
     "hessian",
     "gauss_newton",
@@ -442,8 +443,69 @@ def _finish(run, p, Xt, yt, sets, weight_decay, t0, flop_args):
     return run
 
 
+def _on_cpu(device):
+    return device is None or torch.device(device).type == "cpu"
+
+
+def _portable(run):
+    """``run`` with its parameters as numpy arrays, to leave a worker process by pickle."""
+    run.params = {k: v.cpu().numpy() for k, v in run.params.items()}
+    return run
+
+
+def concat_runs(runs):
+    """One :class:`TrainingRun` of the networks of several runs of the same training, in order.
+
+    The runs must share everything but the networks (sizes, checkpoints, data sets).
+    ``seconds`` and ``flops`` are summed. Parameters given as numpy arrays (from a
+    worker process) come back as tensors.
+
+    Examples
+    --------
+    >>> g = np.random.default_rng(0)
+    >>> X, y = g.standard_normal((30, 4)), g.integers(0, 3, 30)
+    >>> kw = dict(hidden=5, epochs=3, batch_size=10, lr=0.1, n_classes=3)
+    >>> whole = train_sgd(X, y, nets=4, **kw)
+    >>> parts = concat_runs([train_sgd(X, y, nets=[0, 1], **kw), train_sgd(X, y, nets=[2, 3], **kw)])
+    >>> all(torch.equal(whole.params[k], parts.params[k]) for k in PARAM_NAMES)
+    True
+    """
+    runs = list(runs)
+    if not runs or not all(isinstance(r, TrainingRun) for r in runs):
+        raise TypeError("runs must be a non-empty sequence of TrainingRun")
+    first = runs[0]
+    if any(not np.array_equal(r.checkpoints, first.checkpoints) or r.losses.keys() != first.losses.keys()
+           for r in runs):
+        raise ValueError("runs must share their checkpoints and evaluation sets")
+    return TrainingRun(
+        params={k: torch.cat([torch.as_tensor(r.params[k]) for r in runs]) for k in PARAM_NAMES},
+        nets=np.concatenate([r.nets for r in runs]),
+        checkpoints=first.checkpoints,
+        losses={k: np.concatenate([r.losses[k] for r in runs], axis=1) for k in first.losses},
+        grad_norm_init=np.concatenate([r.grad_norm_init for r in runs]),
+        grad_norm=np.concatenate([r.grad_norm for r in runs]),
+        seconds=float(sum(r.seconds for r in runs)),
+        flops=float(sum(r.flops for r in runs)),
+    )
+
+
+def _in_workers(train, nets, workers, device, **kwargs):
+    """``train`` on the networks ``nets``, split into ``workers`` processes on the CPU."""
+    workers = as_int(workers, "workers", minimum=1)
+    ids = _net_ids(nets)
+    # at least two networks a worker: torch multiplies a batch of one by another routine,
+    # whose last bit can differ
+    parts = min(workers, len(ids) // 2)
+    if parts <= 1 or not _on_cpu(device):
+        return train(nets=nets, device=device, **kwargs)
+    from .parallel import pmap
+
+    chunks = [c.tolist() for c in np.array_split(ids, parts)]
+    return concat_runs(pmap(lambda c: _portable(train(nets=c, device=device, **kwargs)), chunks, workers=workers))
+
+
 def train_sgd(X, y, hidden, nets, *, epochs, batch_size, lr, seed=0, n_classes=10,
-              eval_sets=None, checkpoints=None, device=None, dtype=torch.float32):
+              eval_sets=None, checkpoints=None, device=None, dtype=torch.float32, workers=1):
     """Train ``nets`` one-hidden-layer ReLU networks by minibatch SGD, all at once.
 
     Plain SGD (no momentum, no weight decay, constant step ``lr``) on the mean
@@ -477,6 +539,13 @@ def train_sgd(X, y, hidden, nets, *, epochs, batch_size, lr, seed=0, n_classes=1
     device : str or torch.device or None, default=None
         ``None`` is the CPU.
     dtype : torch.float32 or torch.float64, default=torch.float32
+    workers : int, default=1
+        On the CPU, split the networks over at most this many worker processes
+        (:func:`tensordl.parallel.pmap`, one thread each, at least two networks each) and
+        join the runs with :func:`concat_runs`. The networks are independent: the tests
+        and the book's sizes give the same run to the last bit for any number of workers
+        (one network alone can differ in the last bit: torch multiplies a batch of one by
+        another routine). ``seconds`` is then summed over workers.
 
     Returns
     -------
@@ -496,6 +565,13 @@ def train_sgd(X, y, hidden, nets, *, epochs, batch_size, lr, seed=0, n_classes=1
     epochs = as_int(epochs, "epochs", minimum=1)
     batch_size = as_int(batch_size, "batch_size", minimum=1)
     lr = _positive(lr, "lr")
+    return _in_workers(_train_sgd, nets, workers, device, X=X, y=y, hidden=hidden, epochs=epochs,
+                       batch_size=batch_size, lr=lr, seed=seed, n_classes=n_classes, eval_sets=eval_sets,
+                       checkpoints=checkpoints, dtype=dtype)
+
+
+def _train_sgd(X, y, hidden, nets, *, epochs, batch_size, lr, seed, n_classes, eval_sets, checkpoints,
+               device, dtype):
     Xt, yt, p, rngs, sets = _setup(X, y, hidden, nets, n_classes, seed, dtype, device, eval_sets)
     m, n = len(Xt), len(rngs)
     cps = _checkpoints(checkpoints, epochs, "checkpoints")
@@ -520,7 +596,7 @@ def train_sgd(X, y, hidden, nets, *, epochs, batch_size, lr, seed=0, n_classes=1
 
 
 def train_adam(X, y, hidden, nets, *, steps, lr=1e-2, weight_decay=1e-4, seed=0, n_classes=10,
-               eval_sets=None, checkpoints=None, device=None, dtype=torch.float32):
+               eval_sets=None, checkpoints=None, device=None, dtype=torch.float32, workers=1):
     """Train ``nets`` one-hidden-layer ReLU networks by full-batch Adam, all at once.
 
     ``steps`` full-batch steps of Adam (torch defaults, betas 0.9 and 0.999) on the mean
@@ -542,6 +618,9 @@ def train_adam(X, y, hidden, nets, *, steps, lr=1e-2, weight_decay=1e-4, seed=0,
         As in :func:`train_sgd`.
     checkpoints : sequence of int, optional
         Steps after which the losses are recorded (0 and ``steps`` always are).
+    workers : int, default=1
+        As in :func:`train_sgd` (Adam acts network by network: the same result for any
+        number, tested).
 
     Returns
     -------
@@ -560,6 +639,12 @@ def train_adam(X, y, hidden, nets, *, steps, lr=1e-2, weight_decay=1e-4, seed=0,
     if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real) or not weight_decay >= 0:
         raise ValueError(f"weight_decay must be a non-negative number, got {weight_decay!r}")
     wd = float(weight_decay)
+    return _in_workers(_train_adam, nets, workers, device, X=X, y=y, hidden=hidden, steps=steps, lr=lr,
+                       wd=wd, seed=seed, n_classes=n_classes, eval_sets=eval_sets, checkpoints=checkpoints,
+                       dtype=dtype)
+
+
+def _train_adam(X, y, hidden, nets, *, steps, lr, wd, seed, n_classes, eval_sets, checkpoints, device, dtype):
     Xt, yt, p, rngs, sets = _setup(X, y, hidden, nets, n_classes, seed, dtype, device, eval_sets)
     m, n = len(Xt), len(rngs)
     cps = _checkpoints(checkpoints, steps, "checkpoints")
