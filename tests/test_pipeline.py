@@ -554,6 +554,14 @@ def test_every_module_has_its_test_file():
     assert not missing, f"modules without tests/test_<module>.py: {missing}"
 
 
+def test_every_module_is_on_the_api_page():
+    """A module missing from book/api.md breaks the -W build at the first cross-reference to it."""
+    package, users = _module_users()
+    api = (claims_mod.ROOT / "book" / "api.md").read_text()
+    missing = [m for m in users if f".. automodule:: tensordl.{m}\n" not in api]
+    assert not missing, f"modules not on book/api.md: {missing}"
+
+
 def test_moved_hierarchical_names_still_resolve_with_a_deprecation_warning():
     from tensordl import decomposition, hierarchical
 
