@@ -426,31 +426,37 @@ def path_sum(weights, X, activation="relu"):
     return _unblocked(_enumerate(Wpad, w, len(widths) - 1, XB, AB), X.shape[0])
 
 
-def _path_sum_numpy(weights, X, activation="relu", budget=2**17):
+def _path_sum_numpy(weights, X, activation="relu", budget=2**18):
     """Vectorised numpy enumeration of the same sum, with the same gate recursion.
 
-    Every term is formed: for layer ``K`` the gated inputs of all paths up to
-    layer ``K-1``, ``H[s, (l_{K-1}, ..., l_0)] = x_{l_0} g_1[l_1] ... g_{K-1}[l_{K-1}]``
-    (one broadcast multiply by the gate masks of layer ``K-1`` per level), are
-    multiplied by the path products ``prod_k W_k[l_{k+1}, l_k]`` and summed by a
-    matrix product with the path tensor, ``z_K = H @ P_K``; the gates of layer
-    ``K`` are ``z_K > 0``. Samples are taken in chunks so that ``H`` holds about
-    ``budget`` numbers. The strongest numpy peer of ``_path_sum_kernel`` (tests,
-    ``benchmarks/bench_paths.py``); it does no validation.
+    Every path's term is formed and added once, in a matrix product: for layer
+    ``K >= 2``, with ``H[s, (l_{K-2}, ..., l_0)] = x_{l_0} g_1[l_1] ... g_{K-2}[l_{K-2}]``
+    the gated inputs of the paths up to layer ``K-2`` and
+    ``Q_K[(l_{K-2}, ..., l_0), (l_{K-1}, l_K)] = prod_{k<K} W_k[l_{k+1}, l_k]`` the path
+    products, ``H @ Q_K`` sums the terms of the paths ending at each ``(l_{K-1}, l_K)``
+    (one multiply-add per path and sample, at BLAS speed), and the gates of layer
+    ``K-1``, common to those paths, multiply the result before the sum over
+    ``l_{K-1}``; the gates of layer ``K`` are ``z_K > 0``. Samples are taken in chunks so
+    that ``H`` holds about ``budget`` numbers. The strongest numpy peer of
+    ``_path_sum_kernel`` (tests, ``benchmarks/bench_paths.py``); it does no validation.
     """
-    tensors, T = [], np.ones((weights[0].shape[1], 1))
-    for W in weights:  # T[l_K, (l_{K-1}, ..., l_0)] = prod_k W_k[l_{k+1}, l_k]
+    products, T = [], weights[0]  # T[l_{K-1}, (l_{K-2}, ..., l_0)]: the path products up to layer K-1
+    for K in range(2, len(weights) + 1):
+        W = weights[K - 1]
+        products.append((T.T[:, :, None] * W.T[None, :, :]).reshape(T.shape[1], -1))
         T = (W[:, :, None] * T[None, :, :]).reshape(W.shape[0], -1)
-        tensors.append(T.T)
-    chunk = max(1, budget // tensors[-1].shape[0])
+    widest = max([weights[0].shape[1]] + [Q.shape[0] for Q in products])
+    chunk = max(1, budget // widest)
     out = np.empty((X.shape[0], weights[-1].shape[0]))
     for s in range(0, X.shape[0], chunk):
         H = X[s : s + chunk]
-        for K, P in enumerate(tensors, start=1):
-            z = H @ P
-            if K < len(tensors):
-                gates = (z > 0.0) if activation == "relu" else np.ones_like(z)
-                H = (gates.astype(np.float64)[:, :, None] * H[:, None, :]).reshape(H.shape[0], -1)
+        z = H @ weights[0].T
+        for K, Q in enumerate(products, start=2):
+            gates = (z > 0.0).astype(np.float64) if activation == "relu" else np.ones_like(z)
+            Z = (H @ Q).reshape(H.shape[0], gates.shape[1], -1)
+            z = np.einsum("su,suj->sj", gates, Z)
+            if K < len(weights):
+                H = (gates[:, :, None] * H[:, None, :]).reshape(H.shape[0], -1)
         out[s : s + chunk] = z
     return out
 
