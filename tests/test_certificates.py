@@ -163,8 +163,7 @@ def test_relu_polar_lipschitz_bracket_in_four_dimensions():
     X = np.column_stack([g.normal(size=(30, 3)), np.ones(30)])
     z = g.normal(size=30)
     res = cert.relu_polar(z, X)
-    W = g.normal(size=(200000, 4))
-    W /= np.linalg.norm(W, axis=1, keepdims=True)
+    W = data.sphere_points(200000, 4, g)
     sampled = np.abs(np.maximum(X @ W.T, 0).T @ z).max()
     assert res.method == "lipschitz"
     assert sampled <= res.upper and res.lower <= res.upper and res.lower >= sampled - 1e-3 * sampled
@@ -176,8 +175,7 @@ def test_relu_polar_lipschitz_bracket_in_four_dimensions():
 def test_relu_polar_cube_grid_covering_radius():
     for p in (2, 3, 4):
         G, delta = cert._cube_grid(p, 3000)
-        W = np.random.default_rng(p).normal(size=(20000, p))
-        W /= np.linalg.norm(W, axis=1, keepdims=True)
+        W = data.sphere_points(20000, p, seed=p)
         nearest = np.sqrt(np.maximum(2 - 2 * (W @ G.T).max(axis=1), 0))
         assert nearest.max() <= delta
 

@@ -45,3 +45,37 @@ def test_orthogonal_symmetric_tensor_is_its_planted_decomposition():
         data.orthogonal_symmetric_tensor(2, 3, seed=0)
     with pytest.raises(ValueError, match="weights must be"):
         data.orthogonal_symmetric_tensor(4, 2, seed=0, weights=(2.0, 1.0))
+
+
+def test_sphere_points_are_uniform_on_the_sphere():
+    P = data.sphere_points(40000, 3, seed=5, radius=2.5)
+    np.testing.assert_allclose(np.linalg.norm(P, axis=1), 2.5, rtol=1e-14)
+    # uniform on the sphere: E[x] = 0 and E[x x^T] = r^2 I / d; each coordinate has sd r / sqrt(d)
+    se = 2.5 / np.sqrt(3) / np.sqrt(len(P))
+    assert np.abs(P.mean(axis=0)).max() < 5 * se
+    second = P.T @ P / len(P)
+    assert np.abs(second - 2.5**2 / 3 * np.eye(3)).max() < 0.05  # about 8 standard errors (0.006 each)
+    # fourth moments E[x_i^4] = 3 r^4 / (d (d + 2)) (sd of the mean about 0.05); a planted failure,
+    # uniform points in the cube projected onto the sphere (E[x_i^4] about 7.05), is rejected
+    C = np.random.default_rng(5).uniform(-1, 1, (40000, 3))
+    C = 2.5 * C / np.linalg.norm(C, axis=1, keepdims=True)
+    fourth = 3 * 2.5**4 / 15
+    assert np.abs((P**4).mean(axis=0) - fourth).max() < 0.3
+    assert np.abs((C**4).mean(axis=0) - fourth).max() > 0.3
+    np.testing.assert_array_equal(P, data.sphere_points(40000, 3, seed=5, radius=2.5))
+    assert data.sphere_points(3, 4, seed=np.random.default_rng(0)).shape == (3, 4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"n": 0, "d": 3}, ValueError, "n must be"),
+        ({"n": 2, "d": 0}, ValueError, "d must be"),
+        ({"n": 2, "d": 3, "radius": 0.0}, ValueError, "radius must be"),
+        ({"n": 2, "d": 3, "radius": "1"}, TypeError, "radius must be"),
+        ({"n": 2.5, "d": 3}, TypeError, "n must be"),
+    ],
+)
+def test_sphere_points_errors_name_the_argument(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        data.sphere_points(seed=0, **kwargs)

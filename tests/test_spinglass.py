@@ -6,12 +6,12 @@ import math
 import numpy as np
 import pytest
 
+from tensordl import data
 from tensordl import spinglass as sg
 
 
 def on_sphere(B, n, seed):
-    W = np.random.default_rng(seed).standard_normal((B, n))
-    return W * np.sqrt(n) / np.linalg.norm(W, axis=1, keepdims=True)
+    return data.sphere_points(B, n, seed, radius=np.sqrt(n))
 
 
 @pytest.mark.parametrize("H", [2, 3, 4])

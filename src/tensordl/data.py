@@ -11,12 +11,13 @@ Used by ``notebooks/01_networks_as_polynomials.md``,
 
 import numpy as np
 
-from ._checks import as_int
+from ._checks import as_float, as_int
 
 __all__ = [
     "rng",
     "random_network",
     "random_inputs",
+    "sphere_points",
     "digits",
     "low_rank_plus_noise",
     "two_block_mask",
@@ -82,6 +83,38 @@ def random_inputs(n, d, seed):
     n = as_int(n, "n", minimum=1)
     d = as_int(d, "d", minimum=1)
     return rng(seed).standard_normal((n, d))
+
+
+def sphere_points(n, d, seed, radius=1.0):
+    """``n`` points drawn uniformly on the sphere of radius ``radius`` in R^d, as rows.
+
+    Standard Gaussian rows (drawn as ``random_inputs`` draws them) scaled to norm
+    ``radius``; the spin-glass descents start from these with ``radius = sqrt(d)``.
+
+    Parameters
+    ----------
+    n, d : int
+        Number of points and dimension, both ``>= 1``.
+    seed : int or numpy.random.Generator
+    radius : float, default=1.0
+        Must be positive.
+
+    Returns
+    -------
+    ndarray of shape (n, d)
+
+    Examples
+    --------
+    >>> P = sphere_points(4, 3, seed=0, radius=2.0)
+    >>> np.allclose(np.linalg.norm(P, axis=1), 2.0)
+    True
+    """
+    n = as_int(n, "n", minimum=1)
+    d = as_int(d, "d", minimum=1)
+    radius = as_float(radius, "radius", minimum=0, strict=True)
+    X = rng(seed).standard_normal((n, d))
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / norms if radius == 1.0 else X * (radius / norms)
 
 
 def digits():

@@ -38,6 +38,7 @@ from threadpoolctl import threadpool_limits
 
 from ._checks import as_float, as_int, as_matrix
 from .data import rng as _rng
+from .data import sphere_points
 
 __all__ = [
     "SphericalSpinGlass",
@@ -85,6 +86,28 @@ def _one_blas_thread(f):
             return f(*args, **kwargs)
 
     return run
+
+
+def _euclidean_grad_rows(W, Jrows, iu, H, scale, field):
+    """``grad L(w)`` in R^n for each row of ``W``: one formula for numpy arrays and torch tensors.
+
+    ``Jrows`` is ``J`` as an ``(n, n^(H-1))`` matrix, or for ``H = 3`` its half over the
+    pairs ``iu = (j <= k)`` with off-diagonal pairs counted twice; ``W``, ``Jrows`` and
+    ``iu`` are all numpy or all torch (on one device). Used by ``SphericalSpinGlass``
+    and by both paths of ``descend``.
+    """
+    if iu is not None:  # H = 3: the pairs j <= k of w_j w_k, half the work
+        P = W[:, iu[0]] * W[:, iu[1]]
+    else:
+        P = W
+        for _ in range(H - 2):  # w^(x)(H-1), one row per point
+            P = (P[:, :, None] * W[:, None, :]).reshape(W.shape[0], -1)
+    return H * scale * (P @ Jrows.T) + field
+
+
+def _tangent_part(G, W, n):
+    """``G - (G.w / n) w`` for each row: the projection onto the tangent space of the sphere ``||w||^2 = n``."""
+    return G - ((G * W).sum(1) / n)[:, None] * W
 
 
 def _symmetrise(Z):
@@ -168,13 +191,16 @@ class SphericalSpinGlass:
     def euclidean_grad(self, W):
         """``grad L(w)`` in R^n for each row (before projection); shape ``(B, n)``."""
         W = self._check(W)
-        return self.H * self._scale * self._contract(W, self.H - 1) + self.field
+        return _euclidean_grad_rows(W, *self._grad_operands(), self.H, self._scale, self.field)
+
+    def _grad_operands(self):
+        """``(Jrows, iu)`` of ``_euclidean_grad_rows`` (numpy)."""
+        return (self._Jhalf, self._iu) if self.H == 3 else (self._Jmat, None)
 
     def grad(self, W):
         """Riemannian gradient on the sphere: ``g - (g.w / n) w``; shape ``(B, n)``."""
         W = self._check(W)
-        G = self.euclidean_grad(W)
-        return G - (np.sum(G * W, axis=1, keepdims=True) / self.n) * W
+        return _tangent_part(self.euclidean_grad(W), W, self.n)
 
     def hessian(self, w):
         """Riemannian Hessian at one point, ``P (nabla^2 L - (w.grad L / n) I) P`` with ``P = I - w w^T / n``.
@@ -293,8 +319,7 @@ def descend(glass, n_restarts, seed, tol=1e-6, max_iter=20000, lr=None, device=N
     tol = as_float(tol, "tol", minimum=0, strict=True)
     lr = 0.5 / (glass.H * (glass.H - 1)) if lr is None else as_float(lr, "lr", minimum=0, strict=True)
     if W0 is None:
-        W = _rng(seed).standard_normal((n_restarts, glass.n))
-        W *= np.sqrt(glass.n) / np.linalg.norm(W, axis=1, keepdims=True)
+        W = sphere_points(n_restarts, glass.n, _rng(seed), radius=np.sqrt(glass.n))
     else:
         W = glass._check(W0).copy()
         if len(W) != n_restarts:
@@ -351,8 +376,7 @@ def newton_critical(glass, W0, tol=1e-10, max_iter=100, max_step=0.5):
     Examples
     --------
     >>> glass = SphericalSpinGlass(10, 3, seed=0)
-    >>> W0 = np.random.default_rng(1).standard_normal((6, 10))
-    >>> W0 *= np.sqrt(10) / np.linalg.norm(W0, axis=1, keepdims=True)
+    >>> W0 = sphere_points(6, 10, seed=1, radius=np.sqrt(10))
     >>> res = newton_critical(glass, W0)
     >>> bool(res.converged.all()), bool(np.all(res.grad_norm < 1e-10))
     (True, True)
@@ -384,22 +408,15 @@ def newton_critical(glass, W0, tol=1e-10, max_iter=100, max_step=0.5):
 def _descend_torch(glass, W0, tol, max_iter, lr, device):
     import torch
 
-    n, H = glass.n, glass.H
-    half = H == 3
-    J = torch.as_tensor(glass._Jhalf if half else glass._Jmat, dtype=torch.float64, device=device)
-    iu = [torch.as_tensor(i, device=device) for i in glass._iu] if half else None
+    n = glass.n
+    Jrows, iu = glass._grad_operands()
+    J = torch.as_tensor(Jrows, dtype=torch.float64, device=device)
+    iu = None if iu is None else [torch.as_tensor(i, device=device) for i in iu]
     W = torch.as_tensor(W0, dtype=torch.float64, device=device)
     n_iter = torch.full((len(W0),), max_iter, dtype=torch.long, device=device)
     active = torch.ones(len(W0), dtype=torch.bool, device=device)
     for it in range(max_iter):
-        if half:
-            P = W[:, iu[0]] * W[:, iu[1]]
-        else:
-            P = W
-            for _ in range(H - 2):  # w^(x)(H-1), one row per restart
-                P = (P[:, :, None] * W[:, None, :]).reshape(len(W), -1)
-        G = H * glass._scale * P @ J.T + glass.field
-        G = G - (G * W).sum(1, keepdim=True) / n * W
+        G = _tangent_part(_euclidean_grad_rows(W, J, iu, glass.H, glass._scale, glass.field), W, n)
         gn = G.norm(dim=1) / math.sqrt(n)
         newly = active & (gn < tol)
         n_iter[newly] = it
@@ -554,8 +571,7 @@ def anneal(glass, fields, n_restarts, seed, tol=1e-6, stage_iter=2000, max_iter=
     lr = 0.5 / (glass.H * (glass.H - 1)) if lr is None else as_float(lr, "lr", minimum=0, strict=True)
     g = _rng(seed)
     n = glass.n
-    W = g.standard_normal((n_restarts, n))
-    W *= np.sqrt(n) / np.linalg.norm(W, axis=1, keepdims=True)
+    W = sphere_points(n_restarts, n, g, radius=np.sqrt(n))
     V = g.standard_normal((n_restarts, n))
     for h in fields:
         for _ in range(stage_iter):
