@@ -362,6 +362,25 @@ def _warn_uncertified(message):
     warnings.warn(message, ConvergenceWarning, stacklevel=3)
 
 
+def _grow(state, descend, check, add, size, max_size):
+    """The meta-algorithm's skeleton, shared by ``grow_rank`` and ``grow_relu_network``.
+
+    Repeat: ``state = descend(state)``; ``cert, record, done = check(state)``
+    (``record`` goes to the history); stop when ``done`` or when ``size(state)``
+    has reached ``max_size``; otherwise ``state = add(state, cert)``, a new
+    column or unit from the polar's maximiser. Returns the last state, its
+    certificate and the history.
+    """
+    history = []
+    while True:
+        state = descend(state)
+        cert, record, done = check(state)
+        history.append(record)
+        if done or size(state) >= max_size:
+            return state, cert, history
+        state = add(state, cert)
+
+
 def grow_rank(Y, lam, seed, r0=1, max_rank=None, mask=None, tol=1e-4, descent_tol=1e-14, max_iter=5000):
     """The meta-algorithm of the "Pros" slide, for the matrix case with ``(l2, l2)``.
 
@@ -408,14 +427,18 @@ def grow_rank(Y, lam, seed, r0=1, max_rank=None, mask=None, tol=1e-4, descent_to
     g = _rng(seed)
     U = g.normal(0.0, 1e-2, (Y.shape[0], r0))
     V = g.normal(0.0, 1e-2, (Y.shape[1], r0))
-    history = []
-    while True:
-        U, V = solve_factorized(Y, lam, U.shape[1], g, mask=mask, init=(U, V), tol=descent_tol, max_iter=max_iter)
-        cert = certify(Y, (U, V), lam, mask=mask, tol=tol)
-        history.append({"r": U.shape[1], "objective": cert.objective, "polar": cert.polar})
-        if cert.certified or U.shape[1] >= max_rank:
-            break
-        U, V = add_polar_column(Y, U, V, lam, mask=mask)
+
+    def descend(UV):
+        return solve_factorized(Y, lam, UV[0].shape[1], g, mask=mask, init=UV, tol=descent_tol, max_iter=max_iter)
+
+    def check(UV):
+        cert = certify(Y, UV, lam, mask=mask, tol=tol)
+        return cert, {"r": UV[0].shape[1], "objective": cert.objective, "polar": cert.polar}, cert.certified
+
+    (U, V), cert, history = _grow(
+        (U, V), descend, check, lambda UV, cert: add_polar_column(Y, *UV, lam, mask=mask),
+        lambda UV: UV[0].shape[1], max_rank,
+    )
     if not cert.certified:
         _warn_uncertified(
             f"grow_rank stopped at max_rank={max_rank} without a certificate (polar {cert.polar:.4g} > 1)"
@@ -920,20 +943,28 @@ def grow_relu_network(X, y, lam, seed, r0=1, max_units=50, tol=1e-3, max_iter=20
     g = _rng(seed)
     a = g.normal(0.0, 0.1, r0)
     W = g.normal(0.0, 0.1, (r0, X.shape[1]))
-    history = []
-    while True:
-        (a, W), out = _relu_fit(X, y, lam, a, W, max_iter)
-        R = y - relu_net(X, a, W)
-        pol = relu_polar(R / lam, X, method=method, n_grid=n_grid)
+
+    def descend(state):
+        (a, W), out = _relu_fit(X, y, lam, *state[:2], max_iter)
+        return a, W, out
+
+    def check(state):
+        a, W, out = state
+        pol = relu_polar((y - relu_net(X, a, W)) / lam, X, method=method, n_grid=n_grid)
         cert = _relu_certificate(X, y, a, W, lam, pol, tol)
-        history.append({"r": len(a), "objective": cert.objective, "polar": pol.lower, "polar_upper": pol.upper,
-                        "lbfgs_converged": bool(out.success)})
-        if pol.lower <= 1.0 + tol or len(a) >= max_units:
-            break
+        record = {"r": len(a), "objective": cert.objective, "polar": pol.lower, "polar_upper": pol.upper,
+                  "lbfgs_converged": bool(out.success)}
+        return (cert, pol), record, pol.lower <= 1.0 + tol  # the lower bound: a unit is added only if it helps
+
+    def add(state, cert_pol):
+        a, W, _ = state
+        pol = cert_pol[1]
+        R = y - relu_net(X, a, W)
         h = np.maximum(X @ pol.w, 0.0)
         beta = max((pol.sign * (R @ h) - lam) / (h @ h), 0.0)
-        a = np.append(a, pol.sign * np.sqrt(beta))
-        W = np.vstack([W, np.sqrt(beta) * pol.w])
+        return np.append(a, pol.sign * np.sqrt(beta)), np.vstack([W, np.sqrt(beta) * pol.w]), None
+
+    (a, W, _), (cert, _), history = _grow((a, W, None), descend, check, add, lambda s: len(s[0]), max_units)
     if not cert.certified:
         _warn_uncertified(f"grow_relu_network stopped at {len(a)} units without a certificate "
                           f"(polar in [{cert.polar_lower:.6g}, {cert.polar_upper:.6g}], status {cert.status})")
