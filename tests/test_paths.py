@@ -598,3 +598,34 @@ def test_scaling_polynomial_bad_gates():
         paths.scaling_polynomial(W, X, [np.ones((2, 4))])
     with pytest.raises(ValueError, match="biases"):
         paths.scaling_polynomial(W, X, [np.ones((2, 4), bool)], biases=[np.ones(4)])
+
+
+def test_path_plan_evaluates_like_the_one_shot_functions():
+    widths = [3, 4, 5, 2]
+    plan = paths.PathPlan(widths)
+    assert plan.widths == tuple(widths) and plan.rows.shape == (paths.count_paths(widths), 4)
+    np.testing.assert_array_equal(plan.rows, paths.enumerate_paths(widths))
+    for seed in range(3):  # many networks and inputs through one plan
+        W = data.random_network(widths, seed=seed)
+        X = data.random_inputs(17, 3, seed=10 + seed)
+        Y = data.random_inputs(17, 2, seed=20 + seed)
+        np.testing.assert_array_equal(plan.gates(W, X), paths.path_gates(W, X))
+        np.testing.assert_array_equal(plan.terms(W, X, Y), paths.path_terms(W, X, Y, paths.enumerate_paths(widths)))
+    # the gates agree with the forward pass: the gated path sum is the network's output
+    T = paths.path_tensor(W).reshape(-1)
+    gated = (plan.gates(W, X) * X[:, plan.rows[:, 0]] * T) @ np.eye(2)[plan.rows[:, -1]]
+    np.testing.assert_allclose(gated, paths.forward(W, X), rtol=1e-12, atol=1e-12)
+
+
+def test_path_plan_errors():
+    plan = paths.PathPlan([2, 3, 1])
+    with pytest.raises(ValueError, match="plan's widths"):
+        plan.gates(data.random_network([2, 4, 1], seed=0), np.ones((1, 2)))
+    with pytest.raises(ValueError, match="X must"):
+        plan.gates(data.random_network([2, 3, 1], seed=0), np.ones((1, 3)))
+    with pytest.raises(ValueError):
+        plan.rows[0, 0] = 1  # read-only
+    with pytest.raises(ValueError, match="MAX_PATH_SAMPLES"):
+        paths.PathPlan([100] * 6)
+    with pytest.raises(ValueError, match="widths must"):
+        paths.PathPlan([3])

@@ -17,7 +17,8 @@ hidden layers ``1 .. d-1``; the output layer ``d`` is linear. A path is a tuple
 
 where the gate ``pi(p, x)`` is 1 for a linear network and, for a ReLU network,
 1 exactly when every hidden unit ``(k, l_k)`` on the path is active. Paths are
-ordered lexicographically with ``l_0`` most significant (``enumerate_paths``).
+ordered lexicographically with ``l_0`` most significant (``enumerate_paths``);
+``PathPlan`` enumerates them once for loops that evaluate one architecture many times.
 
 The enumeration is exponential in depth by nature; it is for teaching and for
 path statistics on small networks. ``forward`` and the dynamic-programming
@@ -39,6 +40,7 @@ __all__ = [
     "preactivations",
     "count_paths",
     "enumerate_paths",
+    "PathPlan",
     "path_tensor",
     "unit_gates",
     "path_gates",
@@ -358,6 +360,65 @@ def unit_gates(weights, X):
     return [_unblocked(AB[:, K, : widths[K]], X.shape[0]) > 0.0 for K in range(1, len(widths) - 1)]
 
 
+class PathPlan:
+    """The paths of one architecture, enumerated once and evaluated for many weights and inputs.
+
+    Like ``opt_einsum.contract_expression``, the plan is built once: the table of
+    paths (``rows``, as ``enumerate_paths`` returns it) is made and checked against
+    ``MAX_PATH_SAMPLES`` at construction, and every evaluation reuses it. Use one
+    where a loop evaluates the gates or terms of the same architecture many times
+    (chunks of samples, networks of one shape).
+
+    Parameters
+    ----------
+    widths : sequence of int
+        Layer widths ``(width[0], ..., width[d])``.
+
+    Attributes
+    ----------
+    widths : tuple of int
+    rows : ndarray of int, shape (count_paths(widths), d + 1)
+        Read-only.
+
+    Examples
+    --------
+    >>> plan = PathPlan([2, 2, 1])
+    >>> W = [np.array([[1.0, -1.0], [-1.0, 1.0]]), np.array([[1.0, 1.0]])]
+    >>> plan.gates(W, np.array([[2.0, 1.0]]))
+    array([[1, 0, 1, 0]], dtype=uint8)
+    >>> plan.rows[1].tolist()
+    [0, 1, 0]
+    """
+
+    def __init__(self, widths):
+        self.rows = enumerate_paths(widths)
+        self.rows.flags.writeable = False
+        self.widths = tuple(int(w) for w in widths)
+
+    def __repr__(self):
+        return f"PathPlan(widths={list(self.widths)}, paths={len(self.rows)})"
+
+    def _weights(self, weights):
+        mats, widths = as_weights(weights)
+        if tuple(widths) != self.widths:
+            raise ValueError(f"weights must have the plan's widths {list(self.widths)}, got {list(widths)}")
+        return mats
+
+    def gates(self, weights, X):
+        """The gate ``pi(p, x)`` of every path of the plan for every row of ``X`` (see ``path_gates``)."""
+        mats = self._weights(weights)
+        X = as_matrix(X, "X", n_cols=self.widths[0])
+        _check_budget(len(self.rows), X.shape[0], "path_gates")
+        gates = np.ones((X.shape[0], len(self.rows)), dtype=np.uint8)
+        for K, g in enumerate(unit_gates(mats, X), start=1):
+            gates &= g[:, self.rows[:, K]]
+        return gates
+
+    def terms(self, weights, X, Y):
+        """``path_terms`` of every path of the plan."""
+        return path_terms(self._weights(weights), X, Y, self.rows)
+
+
 def path_gates(weights, X):
     """The gate ``pi(p, x)`` of every path for every sample (ReLU network).
 
@@ -377,12 +438,8 @@ def path_gates(weights, X):
     """
     mats, widths = as_weights(weights)
     X = as_matrix(X, "X", n_cols=widths[0])
-    _check_budget(count_paths(widths), X.shape[0], "path_gates")
-    gates = np.ones((X.shape[0], count_paths(widths)), dtype=np.uint8)
-    paths = enumerate_paths(widths)
-    for K, g in enumerate(unit_gates(mats, X), start=1):
-        gates &= g[:, paths[:, K]]
-    return gates
+    _check_budget(count_paths(widths), X.shape[0], "path_gates")  # before enumerating
+    return PathPlan(widths).gates(mats, X)
 
 
 def path_sum(weights, X, activation="relu"):
