@@ -34,7 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import fit_exponent, median_time, plot_scaling, write  # noqa: E402
 
-from tensordl import convac, hierarchical  # noqa: E402
+from tensordl import convac, data, hierarchical  # noqa: E402
 
 N, M, R, B = 8, 8, 4, 256
 SCALING_M, SCALING_N, M_FOR_N = [4, 5, 6, 7, 8, 9], [2, 4, 8, 16], 3
@@ -87,7 +87,7 @@ def one_einsum(leaves, transfers):
 
 def builds(n, m):
     """The three builds of one random HT tensor (order ``n``, dimension ``m``, ranks ``R``), checked equal."""
-    _, leaves, transfers = hierarchical.random_ht(n, m, R, seed=0, return_factors=True)
+    _, leaves, transfers = data.random_ht(n, m, R, seed=0, return_factors=True)
     build = {
         OURS: lambda: hierarchical.ht_tensor(leaves, transfers),
         NESTED: lambda: nested_einsum(leaves, transfers),

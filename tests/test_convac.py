@@ -196,3 +196,49 @@ def test_log_forward_matches_60_digit_arithmetic_where_forward_underflows(kind):
         assert np.all(net(Phi).detach().numpy() == 0) or N == 1024  # float64 underflows at N = 2048
         assert np.allclose(logabs[:, 0].numpy(), ref_log, rtol=0, atol=1e-9), (logabs[:, 0].numpy(), ref_log)
         assert np.array_equal(sign[:, 0].numpy(), ref_sign)
+
+
+def _inline_lbfgs(net, Phi, y, steps):
+    """The loop chapter 5 used to write inline: the oracle of fit_lbfgs."""
+    opt = torch.optim.LBFGS(net.parameters(), max_iter=steps, tolerance_grad=1e-14, tolerance_change=1e-16,
+                            history_size=50, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = ((net(Phi)[:, 0] - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return net
+
+
+def test_fit_lbfgs_is_the_inline_loop_and_descends():
+    g = torch.Generator().manual_seed(4)
+    Phi = torch.randn(60, 4, 3, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        y = convac.DeepConvAC(4, 3, [2, 2], seed=1)(Phi)[:, 0]
+    a, b = convac.DeepConvAC(4, 3, [2, 2], seed=7), convac.DeepConvAC(4, 3, [2, 2], seed=7)
+    mse = convac.fit_lbfgs(a, Phi, y, 40, tolerance_grad=1e-14, tolerance_change=1e-16, history_size=50)
+    _inline_lbfgs(b, Phi, y, 40)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    with torch.no_grad():
+        assert mse == float(((b(Phi)[:, 0] - y) ** 2).mean())
+    start = float(((convac.DeepConvAC(4, 3, [2, 2], seed=7)(Phi)[:, 0] - y) ** 2).mean().detach())
+    assert mse < 1e-2 * start  # 40 iterations lower the error by two decades (a broken closure would not)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"max_iter": 0}, ValueError, "max_iter"),
+        ({"max_iter": 5, "history_size": 0}, ValueError, "history_size"),
+        ({"max_iter": 5, "tolerance_grad": -1.0}, ValueError, "tolerance_grad"),
+        ({"max_iter": 5, "net": torch.nn.Linear(3, 1)}, TypeError, "net must be"),
+    ],
+)
+def test_fit_lbfgs_errors_name_the_argument(kwargs, error, match):
+    Phi = torch.ones(2, 4, 3, dtype=torch.float64)
+    args = {"net": convac.ShallowConvAC(4, 3, K=2, seed=0), "Phi": Phi, "y": torch.zeros(2, dtype=torch.float64)}
+    with pytest.raises(error, match=match):
+        convac.fit_lbfgs(**{**args, **kwargs})

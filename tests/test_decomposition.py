@@ -103,7 +103,7 @@ def test_cp_als_batch_recovers_planted_cp_tensors_and_matches_parafac():
         assert err.shape == (3, 6) and np.all(err.min(axis=1) < 1e-6)
     # oracle: on rank one (ALS converges to the best rank-one fit from almost every start) the best
     # error equals tensorly's parafac, and no fit beats the Eckart-Young bound
-    A = np.stack([hierarchical.random_ht(4, 3, 2, seed=s) for s in range(3)])
+    A = np.stack([data.random_ht(4, 3, 2, seed=s) for s in range(3)])
     err = dec.cp_als_batch(A, 1, seed=1, n_starts=3, n_iter=3000).min(axis=1)
     ref = [min(np.linalg.norm(tl.cp_to_tensor(parafac(tl.tensor(a), 1, init="random", random_state=s,
                                                        n_iter_max=3000, tol=1e-14)) - a) / np.linalg.norm(a)
@@ -113,7 +113,7 @@ def test_cp_als_batch_recovers_planted_cp_tensors_and_matches_parafac():
 
 
 def test_cp_als_batch_same_seed_same_answer():
-    A = np.stack([hierarchical.random_ht(4, 3, 2, seed=s) for s in range(4)])
+    A = np.stack([data.random_ht(4, 3, 2, seed=s) for s in range(4)])
     e1 = dec.cp_als_batch(A, 2, seed=3, n_starts=2, n_iter=50)
     assert np.array_equal(e1, dec.cp_als_batch(A, 2, seed=3, n_starts=2, n_iter=50))
     assert not np.array_equal(e1, dec.cp_als_batch(A, 2, seed=4, n_starts=2, n_iter=50))

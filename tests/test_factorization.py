@@ -281,3 +281,30 @@ def test_hessian_at_the_optimum_is_positive_semidefinite_with_the_rotation_null(
     U, V = fz.solve_factorized(Y, 0.1, r=2, seed=0, tol=1e-15, max_iter=20000)
     ev = np.linalg.eigvalsh(fz.factorized_hessian(Y, U, V, 0.1))
     assert ev[0] > -1e-8 and abs(ev[0]) < 1e-6 and ev[1] > 1e-4  # one rotation direction
+
+
+def test_every_non_convergence_warning_points_at_the_callers_line():
+    """One way to warn (_checks.warn_not_converged): the warning names the line that called the solver."""
+    import itertools
+
+    from tensordl import certificates as cert
+    from tensordl import decomposition as dec
+
+    Y = planted(30, 20, 3, 0.5, 13)
+    mask = np.random.default_rng(14).random(Y.shape) < 0.5
+    T = np.random.default_rng(0).standard_normal((4, 4, 4))
+    T = sum(T.transpose(p) for p in itertools.permutations(range(3))) / 6
+    calls = [
+        lambda: fz.solve_factorized(Y, 0.1, r=5, seed=0, mask=mask, max_iter=2),
+        lambda: fz.solve_convex(Y, 0.1, mask=mask, method="apg", max_iter=3),
+        lambda: dec.tensor_power_method(T, 2, n_restarts=3, n_iter=1, seed=0),
+        lambda: dec.simultaneous_power_method(T, 2, n_iter=1, seed=0),
+        lambda: cert.grow_rank(Y, lam=0.1, seed=0, max_rank=1),
+    ]
+    for call in calls:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        ours = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+        assert ours, call
+        assert all(w.filename == __file__ for w in ours), [(w.filename, str(w.message)) for w in ours]

@@ -5,7 +5,7 @@ import pytest
 import tensorly as tl
 from tensorly.decomposition import parafac
 
-from tensordl import convac, hierarchical
+from tensordl import convac, data, hierarchical
 
 
 def naive_ht(leaves, transfers):
@@ -44,14 +44,14 @@ def test_merge_kernel_against_its_python_source_and_numpy(a, g):
 
 
 def test_ht_tensor_does_not_depend_on_thread_count(one_and_all_threads):
-    _, leaves, transfers = hierarchical.random_ht(8, 3, 2, seed=8, return_factors=True)
+    _, leaves, transfers = data.random_ht(8, 3, 2, seed=8, return_factors=True)
     one, many = one_and_all_threads(lambda: hierarchical.ht_tensor(leaves, transfers))
     assert np.array_equal(one, many)
 
 
 @pytest.mark.parametrize(("N", "M", "r"), [(4, 3, 2), (4, 4, 3), (8, 3, 2)])
 def test_odd_even_rank_is_r_to_the_n_over_2_and_left_right_rank_is_r(N, M, r):
-    A = hierarchical.random_ht(N, M, r, seed=1)
+    A = data.random_ht(N, M, r, seed=1)
     odd = list(range(0, N, 2))
     assert hierarchical.matricization_rank(A, odd) == r ** (N // 2)
     assert hierarchical.matricization_rank(A, odd, method="svd") == r ** (N // 2)
@@ -77,7 +77,7 @@ def test_cp_to_ht_reproduces_the_cp_tensor_and_counts_parameters():
 
 
 def test_cp_fit_of_an_ht_tensor_needs_rank_r_to_the_n_over_2():
-    A = hierarchical.random_ht(4, 3, 2, seed=4)  # CP rank >= 4
+    A = data.random_ht(4, 3, 2, seed=4)  # CP rank >= 4
     norm = np.linalg.norm(A)
     errs = []
     for rank in [2, 3, 4]:
@@ -89,7 +89,7 @@ def test_cp_fit_of_an_ht_tensor_needs_rank_r_to_the_n_over_2():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: hierarchical.random_ht(6, 3, 2, seed=0), "N must be a power of two"),
+        (lambda: data.random_ht(6, 3, 2, seed=0), "N must be a power of two"),
         (lambda: hierarchical.ht_tensor([np.ones((2, 2))] * 3, [np.ones((1, 2, 1))]), "power of two"),
         (lambda: hierarchical.ht_tensor([np.ones((2, 2))] * 4, [np.ones((2, 2, 2))]), "transfers must hold L = log2"),
         (lambda: hierarchical.ht_tensor([np.ones((2, 2))] * 4, [np.ones((2, 3, 2)), np.ones((1, 2, 1))]),
@@ -137,7 +137,7 @@ def test_ht_to_cp_reproduces_the_ht_tensor_with_r0_to_the_n_over_2_terms(N, M, r
 @pytest.mark.parametrize(("N", "M", "r"), [(4, 3, 2), (4, 3, 3), (8, 3, 2)])
 def test_cp_rank_of_random_ht_is_exactly_r_to_the_n_over_2(N, M, r):
     """Upper bound: the expansion's terms; lower bound: the odd/even rank. They meet."""
-    A, leaves, transfers = hierarchical.random_ht(N, M, r, seed=12, return_factors=True)
+    A, leaves, transfers = data.random_ht(N, M, r, seed=12, return_factors=True)
     w, F = hierarchical.ht_to_cp(leaves, transfers)
     assert len(w) == r ** (N // 2) == hierarchical.matricization_rank(A, list(range(0, N, 2)), method="svd")
     assert np.allclose(tl.cp_to_tensor((w, F)), A, rtol=1e-12, atol=1e-12)
@@ -155,7 +155,7 @@ def test_ht_to_cp_is_the_expansion_of_a_deep_conv_ac_and_same_seed_same_answer()
 
 @pytest.mark.parametrize("N", [2, 4, 8])
 def test_eckart_young_bound_against_the_svd_of_the_brute_force_matricization(N):
-    A = hierarchical.random_ht(N, 3, 3, seed=13) + 0.01 * np.random.default_rng(13).standard_normal((3,) * N)
+    A = data.random_ht(N, 3, 3, seed=13) + 0.01 * np.random.default_rng(13).standard_normal((3,) * N)
     s = np.linalg.svd(brute_odd_even_matrix(A), compute_uv=False)
     Ks = list(range(len(s) + 2))
     ref = [np.sqrt(np.sum(s[k:] ** 2)) / np.linalg.norm(A) for k in Ks]
@@ -173,7 +173,7 @@ def test_eckart_young_bound_is_attained_by_the_truncated_svd_for_matrices():
 
 
 def test_no_cp_model_beats_the_eckart_young_bound():
-    A = hierarchical.random_ht(4, 3, 2, seed=15)
+    A = data.random_ht(4, 3, 2, seed=15)
     g = np.random.default_rng(15)
     for K in [1, 2, 3]:
         bound = hierarchical.eckart_young_bound(A, K)
@@ -188,7 +188,7 @@ def test_no_cp_model_beats_the_eckart_young_bound():
 
 
 def test_eckart_young_bound_other_rows_and_scalar_or_array():
-    A = hierarchical.random_ht(4, 3, 2, seed=16)
+    A = data.random_ht(4, 3, 2, seed=16)
     assert isinstance(hierarchical.eckart_young_bound(A, 2), float)
     assert hierarchical.eckart_young_bound(A, [2, 3]).shape == (2,)
     assert hierarchical.eckart_young_bound(A, 2, rows=[0, 1]) < 1e-12  # left/right rank is r = 2

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from tensordl import nnlift
+from tensordl import data, nnlift
 
 
 def planted_data(d, k, n, seed, act="sigmoid", orthonormal=True):
-    A1, b1, a2, b2 = nnlift.planted_network(d, k, seed=seed, orthonormal=orthonormal)
+    A1, b1, a2, b2 = data.planted_network(d, k, seed=seed, orthonormal=orthonormal)
     X = np.random.default_rng(seed + 1).standard_normal((n, d))
     return (A1, b1, a2, b2), X, nnlift.activation(act, X @ A1 + b1) @ a2 + b2
 
@@ -103,7 +103,7 @@ def test_same_seed_same_fit():
         (lambda: nnlift.NNLift(2).fit(np.ones((10, 3)), np.ones(10), seed=0), "too few"),
         (lambda: nnlift.NNLift(2).fit(np.ones((100, 3)), np.ones(99), seed=0), "y must have shape"),
         (lambda: nnlift.NNLift(2).fit(np.full((100, 3), np.nan), np.ones(100), seed=0), "X must contain only finite"),
-        (lambda: nnlift.planted_network(2, 3, seed=0), "k must be at most d"),
+        (lambda: data.planted_network(2, 3, seed=0), "k must be at most d"),
         (lambda: nnlift.NNLift(2, bias="moments"), "bias must be one of"),
         (lambda: nnlift.fourier_bias(np.ones((9, 2)), np.ones(9), np.ones((2, 1)), [1.0, 1.0], 0), "a2_sign must hold"),
         (lambda: nnlift.fourier_bias(np.ones((9, 2)), np.ones(9), np.ones((3, 1)), [1.0], 0), "A1 must have d = 2"),
@@ -181,8 +181,8 @@ def test_conditioned_columns_errors():
         (lambda: nnlift.stein_coefficients("tanh", 0.3, "a"), TypeError, "order must be an integer"),
         (lambda: nnlift.stein_coefficients("elu", 0.3, 1), ValueError, "activation must be one of"),
         # planted_network had an unused activation_name; bias_scale was never checked
-        (lambda: nnlift.planted_network(5, 3, seed=0, activation_name="tanh"), TypeError, "activation_name"),
-        (lambda: nnlift.planted_network(5, 3, seed=0, bias_scale=-1.0), ValueError, "bias_scale"),
+        (lambda: data.planted_network(5, 3, seed=0, activation_name="tanh"), TypeError, "activation_name"),
+        (lambda: data.planted_network(5, 3, seed=0, bias_scale=-1.0), ValueError, "bias_scale"),
         # predict before fit raised an AttributeError about A1
         (lambda: nnlift.NNLift(2).predict(np.ones((3, 2))), ValueError, "not fitted yet"),
     ],

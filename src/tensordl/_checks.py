@@ -6,11 +6,16 @@ says what was expected.
 """
 
 import numbers
+import warnings
 
 import numpy as np
 
 __all__ = [
     "ConvergenceWarning",
+    "warn_not_converged",
+    "as_lam",
+    "as_mask",
+    "check_factors",
     "as_matrix",
     "as_samples",
     "as_choice",
@@ -27,6 +32,16 @@ class ConvergenceWarning(UserWarning):
     Defined here so that every solver module warns with the same class without
     importing another solver module; :mod:`tensordl.factorization` re-exports it.
     """
+
+
+def warn_not_converged(message, stacklevel=2):
+    """Warn of non-convergence: a ``ConvergenceWarning`` attributed to the frame ``stacklevel`` above the caller.
+
+    The one way the package reports an iterative solver that stopped early; the
+    result also carries a flag (``converged`` or ``certified``). Called from a public
+    function with the default, the warning points at that function's caller.
+    """
+    warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel + 1)
 
 
 def as_matrix(a, name, n_cols=None):
@@ -167,3 +182,31 @@ def as_weights(weights, name="weights"):
             )
     widths = (mats[0].shape[1],) + tuple(m.shape[0] for m in mats)
     return mats, widths
+
+
+def as_lam(lam):
+    """A regularisation weight: a finite real ``lam >= 0``."""
+    return as_float(lam, "lam", minimum=0)
+
+
+def as_mask(mask, shape):
+    """``None`` (every entry observed) or a boolean array of ``shape``."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.shape != shape or mask.dtype != bool:
+        raise ValueError(f"mask must be a boolean array of shape {shape}, got {mask.dtype} {mask.shape}")
+    return mask
+
+
+def check_factors(Y, U, V):
+    """``Y``, ``U``, ``V`` as float matrices with ``U V^T`` of ``Y``'s shape."""
+    Y = as_matrix(Y, "Y")
+    U = as_matrix(U, "U")
+    V = as_matrix(V, "V")
+    if U.shape[0] != Y.shape[0] or V.shape[0] != Y.shape[1] or U.shape[1] != V.shape[1]:
+        raise ValueError(
+            f"U and V must have shapes ({Y.shape[0]}, r) and ({Y.shape[1]}, r) for Y of shape {Y.shape}, "
+            f"got {U.shape} and {V.shape}"
+        )
+    return Y, U, V

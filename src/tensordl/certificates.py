@@ -30,9 +30,12 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse.linalg
 
-from ._checks import as_float, as_int, as_matrix, as_samples
+from ._checks import as_float, as_int, as_matrix, as_samples, warn_not_converged
+from ._checks import as_lam as _as_lam
+from ._checks import as_mask as _as_mask
+from ._checks import check_factors as _check_factors
 from .data import rng as _rng
-from .factorization import ConvergenceWarning, _as_lam, _as_mask, _check_factors, solve_factorized
+from .factorization import solve_factorized
 
 __all__ = [
     "NORM_PAIRS",
@@ -359,7 +362,7 @@ class GrowResult:
 
 def _warn_uncertified(message):
     """A ``ConvergenceWarning`` pointing at the caller of the public growing routine."""
-    warnings.warn(message, ConvergenceWarning, stacklevel=3)
+    warn_not_converged(message, stacklevel=3)
 
 
 def _grow(state, descend, check, add, size, max_size):

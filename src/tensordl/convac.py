@@ -30,10 +30,10 @@ import math
 import numpy as np
 import torch
 
-from ._checks import as_int, as_power_of_two
+from ._checks import as_float, as_int, as_power_of_two
 from .hierarchical import ht_tensor
 
-__all__ = ["ShallowConvAC", "DeepConvAC", "contract"]
+__all__ = ["ShallowConvAC", "DeepConvAC", "contract", "fit_lbfgs"]
 
 
 def _power_of_two(N):
@@ -267,3 +267,60 @@ class DeepConvAC(torch.nn.Module):
     def n_parameters(self):
         """Number of trainable numbers."""
         return sum(p.numel() for p in self.parameters())
+
+
+def fit_lbfgs(net, Phi, y, max_iter, tolerance_grad=1e-12, tolerance_change=1e-14, history_size=30):
+    """Fit ``net``'s first score to ``y`` by least squares with L-BFGS (strong-Wolfe line search), in place.
+
+    Minimises ``mean((h_0(x_s) - y_s)^2)`` over the batch ``Phi`` with one call of
+    ``torch.optim.LBFGS.step`` of at most ``max_iter`` iterations: chapter 5's fits of
+    a deep ConvAC to a random HT tensor and of both circuits to a teacher.
+
+    Parameters
+    ----------
+    net : ShallowConvAC or DeepConvAC
+    Phi : torch.Tensor of shape (B, N, M)
+    y : torch.Tensor of shape (B,)
+    max_iter : int
+    tolerance_grad, tolerance_change : float
+        L-BFGS's stopping tolerances.
+    history_size : int, default=30
+
+    Returns
+    -------
+    float
+        The final mean squared error.
+
+    Examples
+    --------
+    >>> teacher = ShallowConvAC(4, 2, K=2, seed=0)
+    >>> Phi = torch.randn(40, 4, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    >>> with torch.no_grad():
+    ...     y = teacher(Phi)[:, 0]
+    >>> fit_lbfgs(ShallowConvAC(4, 2, K=2, seed=3), Phi, y, max_iter=500) < 1e-12
+    True
+    """
+    max_iter = as_int(max_iter, "max_iter", minimum=1)
+    history_size = as_int(history_size, "history_size", minimum=1)
+    tolerance_grad = as_float(tolerance_grad, "tolerance_grad", minimum=0)
+    tolerance_change = as_float(tolerance_change, "tolerance_change", minimum=0)
+    if not isinstance(net, (ShallowConvAC, DeepConvAC)):
+        raise TypeError(f"net must be a ShallowConvAC or DeepConvAC, got {type(net).__name__}")
+    opt = torch.optim.LBFGS(
+        net.parameters(),
+        max_iter=max_iter,
+        tolerance_grad=tolerance_grad,
+        tolerance_change=tolerance_change,
+        history_size=history_size,
+        line_search_fn="strong_wolfe",
+    )
+
+    def closure():
+        opt.zero_grad()
+        loss = ((net(Phi)[:, 0] - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return float(((net(Phi)[:, 0] - y) ** 2).mean())

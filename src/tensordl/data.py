@@ -5,19 +5,23 @@ digits, and the generators draw from the ``seed`` they are given. Tests and
 notebooks build their instances here so that both use one oracle.
 Used by ``notebooks/01_networks_as_polynomials.md``,
 ``notebooks/02_matrix_factorization.md``, ``notebooks/03_global_optimality_certificates.md``
-(``random_network``, ``low_rank_plus_noise``), ``notebooks/07_deep_networks_as_spin_glasses.md`` and
-``notebooks/08_network_minima.md`` (``digits``).
+(``random_network``, ``low_rank_plus_noise``), ``notebooks/04_nn_lift.md`` (``planted_network``),
+``notebooks/05_depth_efficiency.md`` (``random_ht``), ``notebooks/07_deep_networks_as_spin_glasses.md``
+and ``notebooks/08_network_minima.md`` (``digits``); the spin-glass descents start from
+``sphere_points``.
 """
 
 import numpy as np
 
-from ._checks import as_float, as_int
+from ._checks import as_float, as_int, as_power_of_two
 
 __all__ = [
     "rng",
     "random_network",
     "random_inputs",
     "sphere_points",
+    "planted_network",
+    "random_ht",
     "digits",
     "low_rank_plus_noise",
     "two_block_mask",
@@ -115,6 +119,63 @@ def sphere_points(n, d, seed, radius=1.0):
     X = rng(seed).standard_normal((n, d))
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     return X / norms if radius == 1.0 else X * (radius / norms)
+
+
+def planted_network(d, k, seed, orthonormal=True, bias_scale=1.0):
+    """A random one-hidden-layer target ``(A1, b1, a2, b2)`` for the NN-LIFT chapter: unit columns of ``A1``.
+
+    ``f(x) = a2 . sigma(A1^T x + b1) + b2``. The ``k`` columns of ``A1`` (``d x k``)
+    are orthonormal (QR of a Gaussian matrix) or, with ``orthonormal=False``,
+    Gaussian directions scaled to unit length; ``b1 ~ U(-bias_scale, bias_scale)``,
+    ``|a2| ~ U(1, 2)`` with random signs, ``b2 ~ N(0, 0.1^2)``.
+
+    Examples
+    --------
+    >>> A1, b1, a2, b2 = planted_network(5, 3, seed=0)
+    >>> bool(np.allclose(A1.T @ A1, np.eye(3)))
+    True
+    """
+    d, k = as_int(d, "d", minimum=1), as_int(k, "k", minimum=1)
+    if k > d:
+        raise ValueError(f"k must be at most d = {d}, got {k}")
+    g = rng(seed)
+    A = g.standard_normal((d, k))
+    A1 = np.linalg.qr(A)[0] if orthonormal else A / np.linalg.norm(A, axis=0)
+    b1 = as_float(bias_scale, "bias_scale", minimum=0) * g.uniform(-1.0, 1.0, k)
+    a2 = g.choice([-1.0, 1.0], k) * g.uniform(1.0, 2.0, k)
+    return A1, b1, a2, float(g.normal(0.0, 0.1))
+
+
+def random_ht(N, M, r, seed, return_factors=False):
+    """A random HT tensor of order ``N``, dimension ``M``, all ranks ``r`` (Gaussian leaves and transfers).
+
+    Leaves have entries ``N(0, 1/M)`` and transfers ``N(0, 1/r)``, so that the
+    entries of the tensor stay of order one as ``N`` grows; the tensor is built by
+    :func:`tensordl.hierarchical.ht_tensor`.
+
+    Returns
+    -------
+    ndarray of shape (M,) * N
+        With ``return_factors=True``, the tuple ``(A, leaves, transfers)``.
+
+    Examples
+    --------
+    >>> from tensordl.hierarchical import matricization_rank
+    >>> A = random_ht(4, 3, 2, seed=0)
+    >>> A.shape, matricization_rank(A, rows=[0, 2])
+    ((3, 3, 3, 3), 4)
+    """
+    from .hierarchical import ht_tensor  # hierarchical imports this module
+
+    N, M, r = as_power_of_two(N, "N"), as_int(M, "M", minimum=1), as_int(r, "r", minimum=1)
+    g = rng(seed)
+    leaves = [g.standard_normal((M, r)) / np.sqrt(M) for _ in range(N)]
+    transfers, n_nodes = [], N
+    while n_nodes > 1:
+        n_nodes //= 2
+        transfers.append(g.standard_normal((n_nodes, r, 1 if n_nodes == 1 else r)) / np.sqrt(r))
+    A = ht_tensor(leaves, transfers)
+    return (A, leaves, transfers) if return_factors else A
 
 
 def digits():

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import ConvergenceWarning, as_float, as_int, as_matrix
+from ._checks import as_float, as_int, as_matrix, warn_not_converged
 from .data import rng as _rng
 
 __all__ = [
@@ -173,11 +173,9 @@ def tensor_power_method(T, k, n_restarts, n_iter, seed, tol=1e-8):
         conv.append(bool(moved[0] <= tol))
     conv = np.array(conv)
     if not conv.all():
-        warnings.warn(
+        warn_not_converged(
             f"tensor_power_method: {int((~conv).sum())} of {k} components moved by more than tol={tol:g} "
-            f"in their last step (n_iter={n_iter})",
-            ConvergenceWarning,
-            stacklevel=2,
+            f"in their last step (n_iter={n_iter})"
         )
     return PowerResult(np.array(lams), np.array(vecs).T, conv)
 
@@ -233,11 +231,9 @@ def simultaneous_power_method(T, k, n_iter, seed, tol=1e-8):
     order = np.argsort(-lam)
     converged = moved <= tol
     if not converged:
-        warnings.warn(
+        warn_not_converged(
             f"simultaneous_power_method: a column moved by {moved:.3g} > tol={tol:g} in the last of "
-            f"n_iter={n_iter} steps",
-            ConvergenceWarning,
-            stacklevel=2,
+            f"n_iter={n_iter} steps"
         )
     return PowerResult(lam[order], V[:, order], np.full(k, converged))
 

@@ -18,14 +18,16 @@ attained by the balanced factors ``U = U_r S^(1/2)``, ``V = V_r S^(1/2)`` of the
 SVD (``balanced_factors``).
 """
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg
 import scipy.optimize
 
-from ._checks import ConvergenceWarning, as_float, as_int, as_matrix
+from ._checks import ConvergenceWarning, as_float, as_int, as_matrix, warn_not_converged
+from ._checks import as_lam as _as_lam
+from ._checks import as_mask as _as_mask
+from ._checks import check_factors as _check_factors
 from .data import rng as _rng
 
 __all__ = [
@@ -57,19 +59,6 @@ class SolverInfo:
     converged: bool
     objective: float
     history: list = field(default_factory=list)
-
-
-def _as_lam(lam):
-    return as_float(lam, "lam", minimum=0)
-
-
-def _as_mask(mask, shape):
-    if mask is None:
-        return None
-    mask = np.asarray(mask)
-    if mask.shape != shape or mask.dtype != bool:
-        raise ValueError(f"mask must be a boolean array of shape {shape}, got {mask.dtype} {mask.shape}")
-    return mask
 
 
 def nuclear_norm(X):
@@ -356,24 +345,8 @@ def variational_norm(X, seed, rho=1.0, tol=1e-8, max_rounds=50):
     return 0.5 * float(th @ th)
 
 
-def _check_factors(Y, U, V):
-    Y = as_matrix(Y, "Y")
-    U = as_matrix(U, "U")
-    V = as_matrix(V, "V")
-    if U.shape[0] != Y.shape[0] or V.shape[0] != Y.shape[1] or U.shape[1] != V.shape[1]:
-        raise ValueError(
-            f"U and V must have shapes ({Y.shape[0]}, r) and ({Y.shape[1]}, r) for Y of shape {Y.shape}, "
-            f"got {U.shape} and {V.shape}"
-        )
-    return Y, U, V
-
-
 def _warn(solver, max_iter, tol):
-    warnings.warn(
-        f"{solver} did not reach tol={tol:g} within max_iter={max_iter} iterations",
-        ConvergenceWarning,
-        stacklevel=3,
-    )
+    warn_not_converged(f"{solver} did not reach tol={tol:g} within max_iter={max_iter} iterations", stacklevel=3)
 
 
 def solve_convex(Y, lam, mask=None, method="auto", rank_hint=None, max_iter=500, tol=1e-10, return_info=False):

@@ -24,11 +24,11 @@ import numba
 import numpy as np
 
 from ._checks import as_int, as_matrix, as_power_of_two
+from .data import random_ht  # noqa: F401 -- moved to tensordl.data; the old name still works
 from .data import rng as _rng
 
 __all__ = [
     "ht_tensor",
-    "random_ht",
     "cp_to_ht",
     "ht_to_cp",
     "matricization_rank",
@@ -134,34 +134,6 @@ def ht_tensor(leaves, transfers):
     if top.shape[1] == 1:
         return top[:, 0].reshape((M,) * N)
     return np.ascontiguousarray(top.T).reshape((top.shape[1],) + (M,) * N)
-
-
-def random_ht(N, M, r, seed, return_factors=False):
-    """A random HT tensor of order ``N``, dimension ``M``, all ranks ``r`` (Gaussian leaves and transfers).
-
-    Leaves have entries ``N(0, 1/M)`` and transfers ``N(0, 1/r)``, so that the
-    entries of the tensor stay of order one as ``N`` grows.
-
-    Returns
-    -------
-    ndarray of shape (M,) * N
-        With ``return_factors=True``, the tuple ``(A, leaves, transfers)``.
-
-    Examples
-    --------
-    >>> A = random_ht(4, 3, 2, seed=0)
-    >>> A.shape, matricization_rank(A, rows=[0, 2])
-    ((3, 3, 3, 3), 4)
-    """
-    N, M, r = as_power_of_two(N, "N"), as_int(M, "M", minimum=1), as_int(r, "r", minimum=1)
-    g = _rng(seed)
-    leaves = [g.standard_normal((M, r)) / np.sqrt(M) for _ in range(N)]
-    transfers, n_nodes = [], N
-    while n_nodes > 1:
-        n_nodes //= 2
-        transfers.append(g.standard_normal((n_nodes, r, 1 if n_nodes == 1 else r)) / np.sqrt(r))
-    A = ht_tensor(leaves, transfers)
-    return (A, leaves, transfers) if return_factors else A
 
 
 def cp_to_ht(weights, factors):

@@ -44,7 +44,8 @@ import scipy.optimize
 import scipy.special
 import scipy.stats
 
-from ._checks import as_choice, as_float, as_int, as_matrix, as_samples
+from ._checks import as_choice, as_int, as_matrix, as_samples
+from .data import planted_network  # noqa: F401 -- moved to tensordl.data; the old name still works
 from .data import rng as _rng
 from .decomposition import cp_als, jennrich, slice_subspace, tensor_power_method, whiten
 from .moments import Moment3, moment2
@@ -54,7 +55,6 @@ __all__ = [
     "activation",
     "stein_coefficients",
     "stein_zeros",
-    "planted_network",
     "conditioned_columns",
     "fourier_bias",
     "NNLift",
@@ -116,26 +116,6 @@ def stein_coefficients(name, b, order):
         phi = np.exp(-0.5 * b**2) / np.sqrt(2 * np.pi)
         return phi if order == 2 else -b * phi
     return np.tensordot(activation(name, b[..., None] + _GH_X, order), _GH_W, axes=(-1, 0))
-
-
-def planted_network(d, k, seed, orthonormal=True, bias_scale=1.0):
-    """A random target ``(A1, b1, a2, b2)``: unit columns of ``A1`` (orthonormal if asked).
-
-    Examples
-    --------
-    >>> A1, b1, a2, b2 = planted_network(5, 3, seed=0)
-    >>> bool(np.allclose(A1.T @ A1, np.eye(3)))
-    True
-    """
-    d, k = as_int(d, "d", minimum=1), as_int(k, "k", minimum=1)
-    if k > d:
-        raise ValueError(f"k must be at most d = {d}, got {k}")
-    g = _rng(seed)
-    A = g.standard_normal((d, k))
-    A1 = np.linalg.qr(A)[0] if orthonormal else A / np.linalg.norm(A, axis=0)
-    b1 = as_float(bias_scale, "bias_scale", minimum=0) * g.uniform(-1.0, 1.0, k)
-    a2 = g.choice([-1.0, 1.0], k) * g.uniform(1.0, 2.0, k)
-    return A1, b1, a2, float(g.normal(0.0, 0.1))
 
 
 def stein_zeros(name, order, b_max=4.0, n_grid=801):
