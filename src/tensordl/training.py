@@ -545,8 +545,8 @@ def train_sgd(X, y, hidden, nets, *, epochs, batch_size, lr, seed=0, n_classes=1
         join the runs with :func:`concat_runs`. The networks are independent: the tests
         and the book's full-run sizes (200 networks a size) give the same run to the last
         bit for any number of workers. Elsewhere the recorded losses can differ in their
-        last bits from a run in one process with several torch threads (float32: a
-        referee measured 7e-8 at 16 networks of 25 units, with identical parameters), and
+        last bits from a run in one process (float32: a referee measured 7e-8 at 12
+        networks of 25 units, with identical parameters), and
         one network alone can differ in the last bit (torch multiplies a batch of one by
         another routine). ``seconds`` is then summed over workers.
 
