@@ -17,30 +17,29 @@ from execute import cpu_model  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def _wall_times(f, repeats):
+    """Wall times of ``repeats`` calls of ``f()``, after one warm-up call."""
+    f()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
 def best_time(f, repeats):
     """Shortest wall time of ``f()`` over ``repeats`` calls, after one warm-up call: for peak rates.
 
     A peak is what the machine can do, so it is the best of its runs; a noisy
     neighbour can only make a run slower. Kernels are timed by their median instead.
     """
-    f()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t0)
-    return float(np.min(times))
+    return float(np.min(_wall_times(f, repeats)))
 
 
 def median_time(f, repeats):
     """Median wall time of ``f()`` over ``repeats`` calls, after one warm-up call."""
-    f()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return float(np.median(_wall_times(f, repeats)))
 
 
 def machine():
