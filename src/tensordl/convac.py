@@ -282,7 +282,7 @@ def fit_lbfgs(net, Phi, y, max_iter, tolerance_grad=1e-12, tolerance_change=1e-1
     Phi : torch.Tensor of shape (B, N, M)
     y : torch.Tensor of shape (B,)
     max_iter : int
-    tolerance_grad, tolerance_change : float
+    tolerance_grad, tolerance_change : float, default=1e-12 and 1e-14
         L-BFGS's stopping tolerances.
     history_size : int, default=30
 
