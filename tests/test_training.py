@@ -85,6 +85,47 @@ def test_workers_give_the_same_run_to_the_last_bit(toy, dtype):
         assert b.flops == pytest.approx(a.flops)
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 200])
+@pytest.mark.parametrize("rows", [1, 100, 512])
+def test_net_groups_cover_the_networks_in_order_two_or_more_a_group(n, rows):
+    p, _ = training.init_relu_nets(3, 500, 2, nets=n)
+    groups = training._net_groups(p, rows)
+    assert [i for s in groups for i in range(n)[s]] == list(range(n))
+    assert all(s.stop - s.start >= min(2, n) for s in groups)
+    assert all((s.stop - s.start) * rows * 500 <= max(training._CACHE_ENTRIES, 2 * rows * 500) for s in groups)
+    assert (len(groups) == 1) == (n * rows * 500 <= training._CACHE_ENTRIES or n < 4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_groups_of_networks_give_the_same_numbers_to_the_last_bit(toy, dtype, monkeypatch):
+    """Networks taken a few at a time (to stay in cache) or all at once: every number identical in float64.
+
+    In float32 torch's batched product can round a last bit differently for another count
+    of matrices (Adam's full-batch products here): 1e-5 relative is allowed there.
+    """
+    X, y, Xe, ye = toy
+
+    def everything():
+        s = sgd(toy, 7, dtype=dtype)
+        a = training.train_adam(X, y, 5, 7, steps=20, seed=2, n_classes=3, dtype=dtype, weight_decay=1e-3)
+        return s, a, training.per_sample_loss(s.params, Xe, ye), training.gradient_norm(a.params, X, y, 1e-3)
+
+    monkeypatch.setattr(training, "_CACHE_ENTRIES", 10**9)
+    whole = everything()
+    monkeypatch.setattr(training, "_CACHE_ENTRIES", 1)  # groups of 2 or 3 networks
+    assert len(training._net_groups(whole[0].params, 7)) == 3
+    grouped = everything()
+    def same(a, b):
+        return np.array_equal(a, b) if dtype == torch.float64 else np.allclose(a, b, rtol=1e-5, atol=0)
+
+    for a, b in zip(whole[:2], grouped[:2]):
+        assert all(same(a.params[k].numpy(), b.params[k].numpy()) for k in training.PARAM_NAMES)
+        assert all(same(a.losses[k], b.losses[k]) for k in a.losses)
+        assert same(a.grad_norm, b.grad_norm) and same(a.grad_norm_init, b.grad_norm_init)
+    assert same(whole[2], grouped[2]) and same(whole[3], grouped[3])
+    assert np.array_equal(whole[0].params["W1"].numpy(), grouped[0].params["W1"].numpy())  # and SGD's, measured
+
+
 def test_concat_runs_refuses_runs_that_do_not_fit(toy):
     with pytest.raises(TypeError, match="TrainingRun"):
         training.concat_runs([])

@@ -55,6 +55,16 @@ __all__ = [
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 _CHUNK = 512  # samples per chunk when a whole data set is evaluated
+# On the CPU, the gradients are computed for groups of networks whose hidden activations
+# (networks x samples x hidden units) hold at most this many entries, so that they stay in
+# cache (the Performance page times it against a loop of torch.nn models). A group holds at
+# least two networks (torch multiplies a batch of one by another routine, whose last bit can
+# differ). In float64 grouping leaves every number unchanged to the last bit (tested). In
+# float32 torch's batched product can round a last bit differently for another count of
+# matrices: a test measured 1e-7 relative on tiny networks, and at the book's sizes every
+# number was unchanged. The loss evaluations are not grouped: grouped, their float32 last
+# bits changed between one process and two workers.
+_CACHE_ENTRIES = 2**20
 
 
 @dataclass
@@ -188,6 +198,22 @@ def init_relu_nets(d, hidden, n_classes, nets, seed=0, dtype=torch.float32, devi
     return params, rngs
 
 
+def _net_groups(p, rows):
+    """Slices of the networks of ``p`` for activations of ``rows`` samples (``_CACHE_ENTRIES``)."""
+    n, h = p["W1"].shape[:2]
+    if not _on_cpu(p["W1"].device):
+        return [slice(0, n)]
+    per = max(2, _CACHE_ENTRIES // max(1, rows * h))
+    parts = max(1, min(n // 2, -(-n // per)))
+    bounds = np.linspace(0, n, parts + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _group(p, X, y, s):
+    """The networks ``s`` of ``p`` with their inputs and labels (shared or one set per network)."""
+    return ({k: v[s] for k, v in p.items()}, X[s] if X.ndim == 3 else X, y[s] if y.ndim == 2 else y)
+
+
 def _logits(params, X):
     """Logits ``(nets, m, k)``; ``X`` is ``(m, d)`` (shared) or ``(nets, m, d)``."""
     W1, b1, W2, b2 = (params[k] for k in PARAM_NAMES)
@@ -285,6 +311,32 @@ def _check_params(params):
 
 
 def _ce_grads(p, X, y):
+    """Gradients of the sum over networks of each one's mean cross-entropy, by groups of networks.
+
+    :func:`_ce_grads_group` on each group of :func:`_net_groups` (see ``_CACHE_ENTRIES``).
+    """
+    groups = _net_groups(p, X.shape[-2])
+    if len(groups) == 1:
+        return _ce_grads_group(p, X, y)
+    first = _ce_grads_group(*_group(p, X, y, groups[0]))
+    # laid out as the whole computation's results (W1's is transposed)
+    out = {k: _empty_laid_out_like(g, p[k].shape) for k, g in first.items()}
+    for k, g in first.items():
+        out[k][groups[0]] = g
+    for s in groups[1:]:
+        for k, g in _ce_grads_group(*_group(p, X, y, s)).items():
+            out[k][s] = g
+    return out
+
+
+def _empty_laid_out_like(t, shape):
+    """An empty tensor of ``shape`` whose dimensions lie in memory in the order of ``t``'s."""
+    order = sorted(range(t.ndim), key=lambda i: -t.stride(i))
+    full = torch.empty([shape[i] for i in order], dtype=t.dtype, device=t.device)
+    return full.permute([order.index(i) for i in range(t.ndim)])
+
+
+def _ce_grads_group(p, X, y):
     """Gradients of the sum over networks of each one's mean cross-entropy on ``(X, y)``, by hand.
 
     The same numbers as autograd on :func:`_ce` up to rounding (tested), about 1.5 times
@@ -310,20 +362,34 @@ def _ce_grads(p, X, y):
         }
 
 
-def _grad_norm(p, Xt, yt, weight_decay):
-    """Norm of the full-batch gradient of mean CE (+ weight_decay/2 |W|^2) per network."""
+def _grad_norm(p, Xt, yt, weight_decay, with_loss=False):
+    """Norm of the full-batch gradient of mean CE (+ weight_decay/2 |W|^2) per network.
+
+    With ``with_loss``, also the mean CE of the same forward pass (float64 tensor): the
+    same numbers as :func:`_loss_chunked`, without a second pass.
+    """
+    parts = [_grad_norm_group({k: v[s] for k, v in p.items()}, Xt, yt, weight_decay)
+             for s in _net_groups(p, min(_CHUNK, len(Xt)))]
+    norms = np.concatenate([n for n, _ in parts])
+    return (norms, torch.cat([loss for _, loss in parts])) if with_loss else norms
+
+
+def _grad_norm_group(p, Xt, yt, weight_decay):
     q = {k: v.detach().clone().requires_grad_() for k, v in p.items()}
     m = len(Xt)
+    total = torch.zeros(p["W1"].shape[0], dtype=torch.float64, device=Xt.device)
     for i in range(0, m, _CHUNK):
         xb, yb = Xt[i:i + _CHUNK], yt[i:i + _CHUNK]
-        (_ce(q, xb, yb) * (len(xb) / m)).sum().backward()
+        ce = _ce(q, xb, yb)
+        (ce * (len(xb) / m)).sum().backward()
+        total += ce.detach().double() * len(xb)
     sq = 0
     for k in PARAM_NAMES:
         g = q[k].grad
         if weight_decay and k in ("W1", "W2"):
             g = g + weight_decay * q[k].detach()
         sq = sq + g.double().pow(2).flatten(1).sum(dim=1)
-    return torch.sqrt(sq).cpu().numpy()
+    return torch.sqrt(sq).cpu().numpy(), total / m
 
 
 def gradient_norm(params, X, y, weight_decay=0.0):
@@ -414,9 +480,10 @@ def _checkpoints(checkpoints, last, name):
     return cps
 
 
-def _record(run, p, Xt, yt, sets):
+def _record(run, p, Xt, yt, sets, train_loss=None):
     with torch.no_grad():
-        run.losses["train"].append(_loss_chunked(p, Xt, yt).cpu().numpy())
+        train_loss = _loss_chunked(p, Xt, yt) if train_loss is None else train_loss
+        run.losses["train"].append(train_loss.cpu().numpy())
         for name, (Xe, ye) in sets.items():
             run.losses[name].append(_loss_chunked(p, Xe, ye).cpu().numpy())
 
@@ -429,8 +496,16 @@ def _setup(X, y, hidden, nets, n_classes, seed, dtype, device, eval_sets):
     return Xt, yt, p, rngs, sets
 
 
+def _start(run, p, Xt, yt, sets, weight_decay):
+    """The gradient norm and the losses at the start (one pass over the training set for both)."""
+    run.grad_norm_init, loss = _grad_norm(p, Xt, yt, weight_decay, with_loss=True)
+    _record(run, p, Xt, yt, sets, loss)
+
+
 def _finish(run, p, Xt, yt, sets, weight_decay, t0, flop_args):
-    run.grad_norm = _grad_norm(p, Xt, yt, weight_decay)
+    """The gradient norm and the losses at the end (always a checkpoint), the time and the FLOPs."""
+    run.grad_norm, loss = _grad_norm(p, Xt, yt, weight_decay, with_loss=True)
+    _record(run, p, Xt, yt, sets, loss)
     run.seconds = time.perf_counter() - t0
     run.params = {k: v.detach() for k, v in p.items()}
     run.checkpoints = np.asarray(run.checkpoints)
@@ -438,8 +513,9 @@ def _finish(run, p, Xt, yt, sets, weight_decay, t0, flop_args):
     d, h, k, n, m, e = flop_args
     evals = len(run.checkpoints)
     m_eval = m + sum(len(Xe) for Xe, _ in sets.values())
-    # the two full-batch gradients: forward and backward over the training set
-    run.flops = training_flops(d, h, k, n, m, e + 2, m_eval, evals)
+    # the two full-batch gradients: forward and backward over the training set; their forward
+    # passes give the training loss at the start and the end
+    run.flops = training_flops(d, h, k, n, m, e + 2, m_eval, evals) - training_flops(d, h, k, n, 0, 0, m, 2)
     return run
 
 
@@ -581,10 +657,7 @@ def _train_sgd(X, y, hidden, nets, *, epochs, batch_size, lr, seed, n_classes, e
     run = TrainingRun(params=p, nets=_net_ids(nets), checkpoints=cps,
                       losses={k: [] for k in ["train", *sets]})
     t0 = time.perf_counter()
-    run.grad_norm_init = _grad_norm(p, Xt, yt, 0.0)
-    for v in p.values():
-        v.requires_grad_()
-    _record(run, p, Xt, yt, sets)
+    _start(run, p, Xt, yt, sets, 0.0)
     for epoch in range(1, epochs + 1):
         order = torch.as_tensor(np.stack([g.permutation(m) for g in rngs]), device=Xt.device)
         Xp, yp = Xt[order], yt[order]  # (nets, m, d), (nets, m): each net's own order
@@ -593,7 +666,7 @@ def _train_sgd(X, y, hidden, nets, *, epochs, batch_size, lr, seed, n_classes, e
             with torch.no_grad():
                 for k in PARAM_NAMES:
                     p[k].sub_(lr * grads[k])
-        if epoch in cps:
+        if epoch in cps and epoch < epochs:
             _record(run, p, Xt, yt, sets)
     return _finish(run, p, Xt, yt, sets, 0.0, t0, (Xt.shape[1], hidden, n_classes, n, m, epochs))
 
@@ -654,18 +727,17 @@ def _train_adam(X, y, hidden, nets, *, steps, lr, wd, seed, n_classes, eval_sets
     run = TrainingRun(params=p, nets=_net_ids(nets), checkpoints=cps,
                       losses={k: [] for k in ["train", *sets]})
     t0 = time.perf_counter()
-    run.grad_norm_init = _grad_norm(p, Xt, yt, wd)
+    _start(run, p, Xt, yt, sets, wd)
     params = [p[k].requires_grad_() for k in PARAM_NAMES]
     opt = torch.optim.Adam(params, lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    _record(run, p, Xt, yt, sets)
     for step in range(1, steps + 1):
         grads = _ce_grads(p, Xt, yt)
         for k in PARAM_NAMES:  # plus the weight decay's gradient wd * W on the weights
             p[k].grad = grads[k] + wd * p[k].detach() if wd and k in ("W1", "W2") else grads[k]
         opt.step()
         sched.step()
-        if step in cps:
+        if step in cps and step < steps:
             _record(run, p, Xt, yt, sets)
     return _finish(run, p, Xt, yt, sets, wd, t0, (Xt.shape[1], hidden, n_classes, n, m, steps))
 
