@@ -288,18 +288,25 @@ def test_every_non_convergence_warning_points_at_the_callers_line():
     import itertools
 
     from tensordl import certificates as cert
+    from tensordl import data
     from tensordl import decomposition as dec
+    from tensordl import spinglass as sg
 
     Y = planted(30, 20, 3, 0.5, 13)
     mask = np.random.default_rng(14).random(Y.shape) < 0.5
     T = np.random.default_rng(0).standard_normal((4, 4, 4))
     T = sum(T.transpose(p) for p in itertools.permutations(range(3))) / 6
+    glass = sg.SphericalSpinGlass(10, 3, seed=12)
+    glass_starts = data.sphere_points(3, 10, seed=1, radius=np.sqrt(10))
     calls = [
         lambda: fz.solve_factorized(Y, 0.1, r=5, seed=0, mask=mask, max_iter=2),
         lambda: fz.solve_convex(Y, 0.1, mask=mask, method="apg", max_iter=3),
         lambda: dec.tensor_power_method(T, 2, n_restarts=3, n_iter=1, seed=0),
         lambda: dec.simultaneous_power_method(T, 2, n_iter=1, seed=0),
         lambda: cert.grow_rank(Y, lam=0.1, seed=0, max_rank=1),
+        lambda: sg.descend(glass, 3, seed=0, max_iter=2),
+        lambda: sg.anneal(glass, [1.0], 3, seed=0, stage_iter=2, max_iter=2),
+        lambda: sg.newton_critical(glass, glass_starts, tol=1e-14, max_iter=1),
     ]
     for call in calls:
         with warnings.catch_warnings(record=True) as caught:

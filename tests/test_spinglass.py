@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -74,13 +75,27 @@ def test_descent_ends_at_minima_and_is_deterministic():
 
 def test_descent_reports_non_convergence():
     glass = sg.SphericalSpinGlass(15, 3, seed=8)
-    res = sg.descend(glass, n_restarts=3, seed=0, max_iter=2)
+    with pytest.warns(sg.ConvergenceWarning, match=r"descend: 3 of 3 restarts .* max_iter = 2 steps"):
+        res = sg.descend(glass, n_restarts=3, seed=0, max_iter=2)
     assert not res.converged.any() and np.all(res.n_iter == 2)
+    with pytest.warns(sg.ConvergenceWarning, match=r"anneal: 3 of 3 restarts .* max_iter = 2"):
+        res = sg.anneal(glass, [1.0], n_restarts=3, seed=0, stage_iter=2, max_iter=2)
+    assert not res.converged.any()
+
+
+def test_no_warning_when_every_run_converges():
+    glass = sg.SphericalSpinGlass(15, 3, seed=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sg.ConvergenceWarning)
+        assert sg.descend(glass, n_restarts=3, seed=0).converged.all()
+        assert sg.anneal(glass, [1.0], n_restarts=3, seed=0).converged.all()
 
 
 def test_newton_finds_critical_points_of_several_indices():
     glass = sg.SphericalSpinGlass(12, 3, seed=10)
-    res = sg.newton_critical(glass, on_sphere(40, 12, 11), tol=1e-10, max_iter=200)
+    with warnings.catch_warnings():  # the starts that do not converge are flagged: counted here
+        warnings.simplefilter("ignore", sg.ConvergenceWarning)
+        res = sg.newton_critical(glass, on_sphere(40, 12, 11), tol=1e-10, max_iter=200)
     assert res.converged.mean() > 0.8
     W = res.W[res.converged]
     assert np.allclose(np.sum(W**2, axis=1), 12)
@@ -93,7 +108,8 @@ def test_newton_stays_at_a_minimum_and_reports_non_convergence():
     m = sg.descend(glass, n_restarts=3, seed=0, tol=1e-9)
     res = sg.newton_critical(glass, m.W, tol=1e-8)
     assert np.allclose(res.W, m.W, atol=1e-6) and np.all(res.n_iter <= 1)
-    stuck = sg.newton_critical(glass, on_sphere(3, 10, 1), tol=1e-14, max_iter=1)
+    with pytest.warns(sg.ConvergenceWarning, match="newton_critical: 3 of 3 starts"):
+        stuck = sg.newton_critical(glass, on_sphere(3, 10, 1), tol=1e-14, max_iter=1)
     assert not stuck.converged.any() and np.all(stuck.n_iter == 1)
     with pytest.raises(ValueError, match="tol must be a finite number > 0"):
         sg.newton_critical(glass, m.W, tol=0)
@@ -281,7 +297,8 @@ def test_heavy_routines_run_blas_on_one_thread(monkeypatch):
 
     monkeypatch.setattr(sg.SphericalSpinGlass, "grad", grad)
     glass = sg.SphericalSpinGlass(8, 3, seed=0)
-    sg.descend(glass, 2, seed=1, max_iter=5)
+    with pytest.warns(sg.ConvergenceWarning):  # five steps: not converged, and said so
+        sg.descend(glass, 2, seed=1, max_iter=5)
     assert seen and all(threads <= {1} for threads in seen)
     # the wrapper keeps the documented signature
     import inspect

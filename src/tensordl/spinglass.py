@@ -36,11 +36,12 @@ import numpy as np
 import scipy.optimize
 from threadpoolctl import threadpool_limits
 
-from ._checks import as_float, as_int, as_matrix
+from ._checks import ConvergenceWarning, as_float, as_int, as_matrix, warn_not_converged
 from .data import rng as _rng
 from .data import sphere_points
 
 __all__ = [
+    "ConvergenceWarning",
     "SphericalSpinGlass",
     "DescentResult",
     "descend",
@@ -305,7 +306,8 @@ def descend(glass, n_restarts, seed, tol=1e-6, max_iter=20000, lr=None, device=N
     Returns
     -------
     DescentResult
-        Non-convergence is reported in ``converged`` and ``n_iter``.
+        Non-convergence is reported in ``converged`` and ``n_iter``, and by a
+        ``ConvergenceWarning``.
 
     Examples
     --------
@@ -324,8 +326,29 @@ def descend(glass, n_restarts, seed, tol=1e-6, max_iter=20000, lr=None, device=N
         W = glass._check(W0).copy()
         if len(W) != n_restarts:
             raise ValueError(f"W0 must have n_restarts = {n_restarts} rows, got {len(W)}")
+    res = _run_descent(glass, W, tol, max_iter, lr, device)
+    _warn_unconverged("descend", res, f"restarts did not reach tol = {tol:g} within max_iter = {max_iter} steps")
+    return res
+
+
+def _warn_unconverged(name, res, what):
+    """The ``ConvergenceWarning`` of a public routine when a run did not converge.
+
+    Called from a routine wrapped by ``_one_blas_thread``: the frames above this one are
+    the routine, the wrapper and the caller the warning points at.
+    """
+    if not res.converged.all():
+        warn_not_converged(
+            f"{name}: {int((~res.converged).sum())} of {len(res.converged)} {what}; see converged",
+            stacklevel=4,
+        )
+
+
+def _run_descent(glass, W, tol, max_iter, lr, device):
+    """The loop of ``descend`` from the rows of ``W`` (changed in place on the numpy path)."""
     if device is not None:
         return _descend_torch(glass, W, tol, max_iter, lr, device)
+    n_restarts = len(W)
     n_iter = np.full(n_restarts, max_iter)
     active = np.ones(n_restarts, dtype=bool)
     for it in range(max_iter):
@@ -372,6 +395,8 @@ def newton_critical(glass, W0, tol=1e-10, max_iter=100, max_step=0.5):
     Returns
     -------
     DescentResult
+        Starts that did not converge (many do not, from far away) are flagged in
+        ``converged`` and reported by a ``ConvergenceWarning``.
 
     Examples
     --------
@@ -402,7 +427,9 @@ def newton_critical(glass, W0, tol=1e-10, max_iter=100, max_step=0.5):
             w = np.sqrt(n) * (w + xi) / np.linalg.norm(w + xi)
         W[b] = w
     gn = np.linalg.norm(glass.grad(W), axis=1) / np.sqrt(n)
-    return DescentResult(W, glass.energy(W), gn, n_iter, gn < tol)
+    res = DescentResult(W, glass.energy(W), gn, n_iter, gn < tol)
+    _warn_unconverged("newton_critical", res, f"starts did not reach tol = {tol:g} within max_iter = {max_iter} steps")
+    return res
 
 
 def _descend_torch(glass, W0, tol, max_iter, lr, device):
@@ -550,7 +577,8 @@ def anneal(glass, fields, n_restarts, seed, tol=1e-6, stage_iter=2000, max_iter=
     Returns
     -------
     DescentResult
-        Of the final, zero-field stage.
+        Of the final, zero-field stage; non-convergence there is flagged in
+        ``converged`` and reported by a ``ConvergenceWarning``.
 
     Examples
     --------
@@ -568,6 +596,8 @@ def anneal(glass, fields, n_restarts, seed, tol=1e-6, stage_iter=2000, max_iter=
         raise ValueError("fields must be in decreasing order")
     n_restarts = as_int(n_restarts, "n_restarts", minimum=1)
     stage_iter = as_int(stage_iter, "stage_iter", minimum=1)
+    max_iter = as_int(max_iter, "max_iter", minimum=1)
+    tol = as_float(tol, "tol", minimum=0, strict=True)
     lr = 0.5 / (glass.H * (glass.H - 1)) if lr is None else as_float(lr, "lr", minimum=0, strict=True)
     g = _rng(seed)
     n = glass.n
@@ -583,7 +613,9 @@ def anneal(glass, fields, n_restarts, seed, tol=1e-6, stage_iter=2000, max_iter=
                 break
             step = W - lr * G
             W = np.sqrt(n) * step / np.linalg.norm(step, axis=1, keepdims=True)
-    return descend(glass, n_restarts, seed=None, tol=tol, max_iter=max_iter, lr=lr, W0=W)
+    res = _run_descent(glass, W, tol, max_iter, lr, None)
+    _warn_unconverged("anneal", res, f"restarts did not reach tol = {tol:g} in the final stage's max_iter = {max_iter}")
+    return res
 
 
 # --- finite-n random-matrix theory (Auffinger, Ben Arous & Cerny) ---------------
