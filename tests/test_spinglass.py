@@ -75,12 +75,25 @@ def test_descent_ends_at_minima_and_is_deterministic():
 
 def test_descent_reports_non_convergence():
     glass = sg.SphericalSpinGlass(15, 3, seed=8)
-    with pytest.warns(sg.ConvergenceWarning, match=r"descend: 3 of 3 restarts .* max_iter = 2 steps"):
+    message = r"descend: 3 of 3 restarts did not reach tol = 1e-06 within 2 steps \(max_iter\)"
+    with pytest.warns(sg.ConvergenceWarning, match=message):
         res = sg.descend(glass, n_restarts=3, seed=0, max_iter=2)
     assert not res.converged.any() and np.all(res.n_iter == 2)
-    with pytest.warns(sg.ConvergenceWarning, match=r"anneal: 3 of 3 restarts .* max_iter = 2"):
+    with pytest.warns(sg.ConvergenceWarning, match=r"anneal: 3 of 3 restarts .* final stage's 2 steps"):
         res = sg.anneal(glass, [1.0], n_restarts=3, seed=0, stage_iter=2, max_iter=2)
     assert not res.converged.any()
+
+
+@pytest.mark.parametrize(
+    "kw, exc, match",
+    [({"tol": 0}, ValueError, "tol must be"), ({"tol": "x"}, TypeError, "tol"),
+     ({"max_iter": 0}, ValueError, "max_iter must be"), ({"max_iter": 1.5}, (TypeError, ValueError), "max_iter")],
+)
+def test_anneal_validates_tol_and_max_iter_before_any_stage(kw, exc, match, monkeypatch):
+    glass = sg.SphericalSpinGlass(8, 3, seed=0)
+    monkeypatch.setattr(sg.SphericalSpinGlass, "euclidean_grad", lambda *a: pytest.fail("a stage ran"))
+    with pytest.raises(exc, match=match):
+        sg.anneal(glass, [1.0], n_restarts=2, seed=0, **kw)
 
 
 def test_no_warning_when_every_run_converges():

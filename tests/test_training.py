@@ -150,6 +150,46 @@ def test_recorded_losses_match_per_net_loss(toy):
     np.testing.assert_allclose(training.per_net_loss(run.params, Xe, ye), run.losses["test"][-1], rtol=1e-12)
 
 
+@pytest.mark.parametrize("train", ["sgd", "adam"])
+def test_start_and_end_losses_from_the_gradient_pass_over_several_chunks_and_groups(toy, train, monkeypatch):
+    """The start and end training losses come from the grouped gradient passes, summed over chunks
+    of samples: in float64 the same numbers as per_net_loss, which takes neither groups nor that pass."""
+    X, y, _, _ = toy
+    monkeypatch.setattr(training, "_CHUNK", 7)  # 30 samples: chunks of 7, 7, 7, 7 and 2
+    monkeypatch.setattr(training, "_CACHE_ENTRIES", 1)  # groups of 2 or 3 networks
+    if train == "sgd":
+        run = sgd(toy, 7)
+        start, _ = training.init_relu_nets(6, 4, 3, nets=7, seed=5, dtype=torch.float64)
+    else:
+        run = training.train_adam(X, y, 5, 7, steps=10, seed=2, n_classes=3, dtype=torch.float64)
+        start, _ = training.init_relu_nets(6, 5, 3, nets=7, seed=2, dtype=torch.float64)
+    assert np.array_equal(run.losses["train"][0], training.per_net_loss(start, X, y))
+    assert np.array_equal(run.losses["train"][-1], training.per_net_loss(run.params, X, y))
+    assert np.array_equal(run.grad_norm_init, training.gradient_norm(start, X, y, 0.0 if train == "sgd" else 1e-4))
+
+
+def test_adam_records_each_checkpoint_once_in_order(toy):
+    X, y, Xe, ye = toy
+    run = training.train_adam(X, y, 5, 3, steps=12, seed=2, n_classes=3, dtype=torch.float64,
+                              eval_sets={"test": (Xe, ye)}, checkpoints=[2, 11, 12])
+    np.testing.assert_array_equal(run.checkpoints, [0, 2, 11, 12])
+    assert run.losses["train"].shape == run.losses["test"].shape == (4, 3)
+    np.testing.assert_allclose(run.losses["test"][-1], training.per_net_loss(run.params, Xe, ye), rtol=1e-12)
+    start, _ = training.init_relu_nets(6, 5, 3, nets=3, seed=2, dtype=torch.float64)
+    np.testing.assert_allclose(run.losses["test"][0], training.per_net_loss(start, Xe, ye), rtol=1e-12)
+    assert np.all(np.diff(run.losses["train"], axis=0) != 0)  # four different points, none twice
+
+
+def test_run_flops_count_the_products_once(toy):
+    """Training, the two gradient passes (whose forward gives the start and end training loss),
+    and the forward passes of the other checkpoints and of the evaluation sets."""
+    X, y, Xe, ye = toy
+    run = sgd(toy, 5)  # 6 epochs, checkpoints 0, 2, 6; 30 training and 12 test samples
+    d, h, k, n = 6, 4, 3, 5
+    train, forward = 4 * d * h + 6 * h * k, 2 * (d * h + h * k)
+    assert run.flops == n * (train * 30 * (6 + 2) + forward * (30 * 1 + 12 * 3))
+
+
 def test_per_sample_loss_against_a_loop_and_its_mean(toy, monkeypatch):
     X, y, Xe, ye = toy
     run = sgd(toy, 3)

@@ -327,7 +327,7 @@ def descend(glass, n_restarts, seed, tol=1e-6, max_iter=20000, lr=None, device=N
         if len(W) != n_restarts:
             raise ValueError(f"W0 must have n_restarts = {n_restarts} rows, got {len(W)}")
     res = _run_descent(glass, W, tol, max_iter, lr, device)
-    _warn_unconverged("descend", res, f"restarts did not reach tol = {tol:g} within max_iter = {max_iter} steps")
+    _warn_unconverged("descend", res, f"restarts did not reach tol = {tol:g} within {max_iter} steps (max_iter)")
     return res
 
 
@@ -428,7 +428,8 @@ def newton_critical(glass, W0, tol=1e-10, max_iter=100, max_step=0.5):
         W[b] = w
     gn = np.linalg.norm(glass.grad(W), axis=1) / np.sqrt(n)
     res = DescentResult(W, glass.energy(W), gn, n_iter, gn < tol)
-    _warn_unconverged("newton_critical", res, f"starts did not reach tol = {tol:g} within max_iter = {max_iter} steps")
+    what = f"starts did not reach tol = {tol:g} within {max_iter} steps (max_iter)"
+    _warn_unconverged("newton_critical", res, what)
     return res
 
 
@@ -614,7 +615,8 @@ def anneal(glass, fields, n_restarts, seed, tol=1e-6, stage_iter=2000, max_iter=
             step = W - lr * G
             W = np.sqrt(n) * step / np.linalg.norm(step, axis=1, keepdims=True)
     res = _run_descent(glass, W, tol, max_iter, lr, None)
-    _warn_unconverged("anneal", res, f"restarts did not reach tol = {tol:g} in the final stage's max_iter = {max_iter}")
+    what = f"restarts did not reach tol = {tol:g} within the final stage's {max_iter} steps (max_iter)"
+    _warn_unconverged("anneal", res, what)
     return res
 
 

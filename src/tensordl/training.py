@@ -62,8 +62,11 @@ _CHUNK = 512  # samples per chunk when a whole data set is evaluated
 # differ). In float64 grouping leaves every number unchanged to the last bit (tested). In
 # float32 torch's batched product can round a last bit differently for another count of
 # matrices: a test measured 1e-7 relative on tiny networks, and at the book's sizes every
-# number was unchanged. The loss evaluations are not grouped: grouped, their float32 last
-# bits changed between one process and two workers.
+# number was unchanged. The start and end training losses come from the grouped gradient
+# passes; in float32 they can differ in the last bit (a referee measured 8e-8 relative in 9
+# of 40 shapes) from per_net_loss and from the losses at the other checkpoints, which, like
+# every evaluation set's, are computed ungrouped: grouped, their float32 last bits changed
+# between one process and two workers at the book's sizes.
 _CACHE_ENTRIES = 2**20
 
 
@@ -365,8 +368,9 @@ def _ce_grads_group(p, X, y):
 def _grad_norm(p, Xt, yt, weight_decay, with_loss=False):
     """Norm of the full-batch gradient of mean CE (+ weight_decay/2 |W|^2) per network.
 
-    With ``with_loss``, also the mean CE of the same forward pass (float64 tensor): the
-    same numbers as :func:`_loss_chunked`, without a second pass.
+    With ``with_loss``, also the mean CE of the same forward pass (float64 tensor), without
+    a second pass: the numbers of :func:`_loss_chunked` in float64, and in float32 up to
+    the last bit when the networks are split into groups (see ``_CACHE_ENTRIES``).
     """
     parts = [_grad_norm_group({k: v[s] for k, v in p.items()}, Xt, yt, weight_decay)
              for s in _net_groups(p, min(_CHUNK, len(Xt)))]
@@ -695,8 +699,11 @@ def train_adam(X, y, hidden, nets, *, steps, lr=1e-2, weight_decay=1e-4, seed=0,
     checkpoints : sequence of int, optional
         Steps after which the losses are recorded (0 and ``steps`` always are).
     workers : int, default=1
-        As in :func:`train_sgd` (Adam acts network by network: the same result for any
-        number, tested).
+        As in :func:`train_sgd`: Adam acts network by network, and the tests give the same
+        run to the last bit for any number of workers; elsewhere, in float32, the
+        parameters can differ in their last bits (a referee found it at 11 and 13 networks
+        on 2 workers: torch rounds a batched product differently for another count of
+        networks).
 
     Returns
     -------
