@@ -2,6 +2,7 @@
 
 import json
 import re
+import subprocess
 
 import nbformat
 import pytest
@@ -622,3 +623,36 @@ def test_performance_tables_show_a_series_own_theoretical_exponent(tmp_path, mon
     (tmp_path / "benchmarks" / "results" / "x.json").write_text(json.dumps(res))
     page = stage_book.performance_tables()
     assert "| full SVD | 2.97 | 2 |" in page and "; theory 2." in page
+
+
+def test_nbval_runs_a_notebook_again_only_when_its_kernel_did_not_start(tmp_path, monkeypatch):
+    import run_nbval
+
+    ci_tail = ("ERROR x.ipynb::Cell 33 - RuntimeError: Kernel didn't respond in 60 seconds\n"
+               "34 errors in 66.98s (0:01:06)\n")
+    assert run_nbval.kernel_did_not_start(1, ci_tail)
+    assert not run_nbval.kernel_did_not_start(0, ci_tail)
+    # a kernel that died after cells ran is a failure of the notebook, not of its start
+    assert not run_nbval.kernel_did_not_start(1, "Kernel died before replying\n3 failed, 5 passed in 9s\n")
+    assert not run_nbval.kernel_did_not_start(1, "FAILED x.ipynb::Cell 2\n1 failed, 33 passed in 20s\n")
+
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "nb.md").write_text(_NB_HEAD)
+    monkeypatch.setattr(run_nbval, "ROOT", tmp_path)
+    replies = iter([(1, ci_tail), (0, "34 passed in 20s\n")])
+    calls = []
+
+    def fake_run(cmd, **kwargs):
+        calls.append(cmd)
+        code, out = next(replies)
+        return subprocess.CompletedProcess(cmd, code, stdout=out, stderr="")
+
+    monkeypatch.setattr(run_nbval.subprocess, "run", fake_run)
+    name, code, out = run_nbval.nbval_one(tmp_path / "nb.ipynb")
+    assert (name, code, len(calls)) == ("nb", 0, 2)
+    assert "--nbval-kernel-startup-timeout=180" in calls[0]
+    assert "the kernel did not start; run once more" in out and "34 passed" in out
+    # a real failure is not run again
+    replies = iter([(1, "FAILED nb.ipynb::Cell 2\n1 failed, 33 passed in 20s\n")])
+    calls.clear()
+    assert run_nbval.nbval_one(tmp_path / "nb.ipynb")[1] == 1 and len(calls) == 1
