@@ -158,6 +158,7 @@ def run_one(md_path, out_dir, mode):
             kernel_name=KERNEL,
             cwd=str(NOTEBOOKS),
             progress_bar=False,
+            start_timeout=180,  # papermill's 60 s can run out for a kernel on a busy machine
         )
         entry["status"] = "ok"
     except PapermillExecutionError as err:
