@@ -39,6 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 BUDGET_S = {"quick": 60, "full": 600}
 KERNEL = "tensordl"
+# seconds a kernel may take to start (papermill and nbval wait 60 s by default, which ran out
+# for a kernel on a busy CI machine)
+KERNEL_START_TIMEOUT_S = 180
 # one thread per kernel: notebooks run side by side, and their numbers must not depend on it;
 # a notebook given N threads also gets N worker processes for tensordl.parallel.pmap
 THREAD_VARS = (
@@ -158,7 +161,7 @@ def run_one(md_path, out_dir, mode):
             kernel_name=KERNEL,
             cwd=str(NOTEBOOKS),
             progress_bar=False,
-            start_timeout=180,  # papermill's 60 s can run out for a kernel on a busy machine
+            start_timeout=KERNEL_START_TIMEOUT_S,
         )
         entry["status"] = "ok"
     except PapermillExecutionError as err:

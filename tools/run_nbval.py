@@ -8,8 +8,8 @@ counts come from ``execute.threads_of`` as in ``tools/execute.py`` (one thread, 
 the notebook's front matter asks for), notebooks asking for more threads run alone
 first, the others ``--jobs`` at a time, one pytest each. Exits non-zero when any fails.
 
-A kernel that does not start is not a result: nbval waits ``STARTUP_TIMEOUT_S`` for it
-(its default, 60 s, ran out on a busy CI machine, where two kernels started at once can
+A kernel that does not start is not a result: nbval waits ``execute.KERNEL_START_TIMEOUT_S`` for
+it (its default, 60 s, ran out on a busy CI machine, where two kernels started at once can
 also race for the same ports), and a notebook whose kernel did not start is run once
 more, saying so. Any other failure is reported as it is.
 """
@@ -24,7 +24,6 @@ from pathlib import Path
 import execute
 
 ROOT = Path(__file__).resolve().parents[1]
-STARTUP_TIMEOUT_S = 180
 # what nbval prints when the kernel never answered (jupyter_client's wait_for_ready, nbval's IOPub check)
 NO_KERNEL = ("Kernel didn't respond in", "Wasn't able to establish IOPub", "Kernel died before replying")
 
@@ -39,7 +38,7 @@ def nbval_one(ipynb):
     threads = execute.threads_of(ROOT / "notebooks" / f"{ipynb.stem}.md", "quick")
     env = {**os.environ, **dict.fromkeys(execute.THREAD_VARS, str(threads))}
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
-           f"--nbval-kernel-startup-timeout={STARTUP_TIMEOUT_S}", str(ipynb)]
+           f"--nbval-kernel-startup-timeout={execute.KERNEL_START_TIMEOUT_S}", str(ipynb)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
     code, out = proc.returncode, proc.stdout + proc.stderr
     if kernel_did_not_start(code, out):
